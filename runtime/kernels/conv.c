@@ -1,0 +1,4 @@
+/* conv.c: placeholder until the kernel family lands (being written). */
+#include "kernels_internal.h"
+int rt_k_conv(const rt_kctx *ctx, const rt_kargs *a) { return rt_k_fail(ctx, "%s: not implemented yet", rt_op_name(a->op)); }
+size_t rt_k_conv_scratch(const rt_kargs *a, const rt_pool *pool) { (void)a; (void)pool; return 0; }
