@@ -1,0 +1,42 @@
+/*
+ * compile.h: the whole compile as one call, for the driver and the tests.
+ */
+#ifndef COMPILE_H
+#define COMPILE_H
+
+#include <stdio.h>
+
+#include "arena.h"
+#include "diag.h"
+#include "graph.h"
+#include "lower.h"
+#include "model.h"
+#include "rt_plan.h"
+
+typedef struct compile_options {
+  const char *model_path;   /* the file, or the name used in messages with model_text */
+  const char *model_text;   /* compile this text instead of reading model_path */
+  size_t model_text_len;
+  const char *plan_path;    /* NULL: check only, write nothing */
+  const char *report_json;  /* NULL: none */
+  const char *report_svg;   /* NULL: none */
+  model_options model;
+  double time_limit_s;      /* memory planner search budget */
+} compile_options;
+
+typedef struct compile_result {
+  arena arena;              /* owns g, plan and everything they point to */
+  diag d;                   /* d.msg: the error when compile_model fails */
+  graph *g;
+  rt_plan *plan;
+  memplan_stats mem;
+  int dce_removed;
+} compile_result;
+
+/* 0 on success; -1 on a user error (message printed to diag_out when not
+ * NULL, and kept in r->d.msg). Nothing is written on error. Call
+ * compile_free() in both cases. */
+int compile_model(const compile_options *opt, compile_result *r, FILE *diag_out);
+void compile_free(compile_result *r);
+
+#endif

@@ -1,0 +1,114 @@
+/*
+ * dlc.c: the compiler driver.
+ *
+ *   YAML -> tree (yml.c) -> graph (model.c) -> order (toposort.c)
+ *   -> shapes and attributes (infer.c) -> dead nodes out (dce.c)
+ *   -> param values (params.c) -> plan tables (lower.c)
+ *   -> liveness and offsets (memplan.c, planner/) -> checks -> plan.bin
+ *
+ * A user mistake stops the compile with one FILE:LINE:COLUMN: error message
+ * and a non-zero exit; nothing is written to -o (or any report) then.
+ */
+#include "compile.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "report.h"
+
+static const char usage[] =
+    "usage: dlc MODEL.yaml [-o PLAN.bin] [--dim NAME=VALUE]... [--report]\n"
+    "           [--report-json FILE] [--report-svg FILE] [--time-limit S] [--quiet]\n"
+    "       dlc plan-buffers IN.csv [-o OUT.csv] [options]   (dlc plan-buffers --help)\n"
+    "\n"
+    "Compiles a model (YAML, ONNX operator semantics; see spec/model-format.md):\n"
+    "checks it, infers shapes and dtypes, orders the kernels, plans every\n"
+    "activation into one slab, and writes a self-contained plan for dlrun.\n"
+    "\n"
+    "  -o FILE             write the plan (without -o the model is only checked)\n"
+    "  --dim NAME=VALUE    bind a symbolic dimension (overrides the model's dims)\n"
+    "  --report            print the per-step and per-tensor memory tables\n"
+    "  --report-json FILE  write the memory-plan report (spec section 4)\n"
+    "  --report-svg FILE   draw the memory plan: steps across, offsets up\n"
+    "  --time-limit S      seconds the memory planner may search (default 5)\n"
+    "  --quiet             no summary line\n"
+    "  -h, --help          this text\n"
+    "\n"
+    "A summary line (kernels, slab, lower bound and gap, params, device total)\n"
+    "goes to stdout. Errors go to stderr as FILE:LINE:COLUMN: error: ... and the\n"
+    "exit status is 1; nothing is written then.\n";
+
+static int parse_dim(const char *arg, model_dim_override *o) {
+  const char *eq = strchr(arg, '=');
+  if (!eq || eq == arg) return -1;
+  char *end;
+  long long v = strtoll(eq + 1, &end, 10);
+  if (*end || end == eq + 1 || v <= 0) return -1;
+  o->name = strndup(arg, (size_t)(eq - arg));
+  o->value = v;
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "plan-buffers")) return plan_buffers_main(argc - 1, argv + 1);
+  compile_options opt = {.time_limit_s = 5.0};
+  model_dim_override dims[64];
+  int quiet = 0, text_report = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int has_next = i + 1 < argc;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      fputs(usage, stdout);
+      return 0;
+    } else if (!strcmp(a, "-o") && has_next) {
+      opt.plan_path = argv[++i];
+    } else if (!strcmp(a, "--dim") && has_next) {
+      if (opt.model.n_dim_overrides == 64 || parse_dim(argv[++i], &dims[opt.model.n_dim_overrides])) {
+        fprintf(stderr, "dlc: --dim wants NAME=VALUE with a positive integer VALUE, got '%s'\n", argv[i]);
+        return 1;
+      }
+      opt.model.n_dim_overrides++;
+    } else if (!strcmp(a, "--report")) {
+      text_report = 1;
+    } else if (!strcmp(a, "--report-json") && has_next) {
+      opt.report_json = argv[++i];
+    } else if (!strcmp(a, "--report-svg") && has_next) {
+      opt.report_svg = argv[++i];
+    } else if (!strcmp(a, "--time-limit") && has_next) {
+      char *end;
+      opt.time_limit_s = strtod(argv[++i], &end);
+      if (*end || !(opt.time_limit_s >= 0) || opt.time_limit_s > 3600) {
+        fprintf(stderr, "dlc: --time-limit wants seconds from 0 to 3600\n");
+        return 1;
+      }
+    } else if (!strcmp(a, "--quiet")) {
+      quiet = 1;
+    } else if (a[0] == '-' && a[1]) {
+      fprintf(stderr, "dlc: unknown option '%s'%s\n%s", a,
+              has_next || strncmp(a, "--", 2) ? "" : " (or it is missing its value)", usage);
+      return 1;
+    } else if (!opt.model_path) {
+      opt.model_path = a;
+    } else {
+      fprintf(stderr, "dlc: unexpected argument '%s' (one model at a time)\n", a);
+      return 1;
+    }
+  }
+  if (!opt.model_path) {
+    fprintf(stderr, "dlc: no model given\n%s", usage);
+    return 1;
+  }
+  opt.model.dim_overrides = dims;
+  compile_result r;
+  int rc = compile_model(&opt, &r, stderr);
+  if (rc == 0) {
+    if (!quiet) report_summary(stdout, r.plan);
+    if (text_report) report_text(stdout, &r.arena, r.plan);
+    if (!opt.plan_path && !quiet) printf("dlc: no -o given: the model checks out; no plan written\n");
+  }
+  compile_free(&r);
+  for (int i = 0; i < opt.model.n_dim_overrides; i++) free((void *)dims[i].name);
+  return rc ? 1 : 0;
+}

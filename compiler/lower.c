@@ -1,0 +1,186 @@
+/*
+ * lower.c: the checked, ordered graph -> the runtime's plan tables.
+ *
+ * Each live node becomes one rt_node with its canonical attributes and one
+ * step (a kernel launch). Tensors become rt_tensors with their kind: inputs,
+ * params, outputs, activations. Ops that only move bytes unchanged in
+ * memory (Identity, Dropout, Reshape, Flatten, Squeeze, Unsqueeze, and a
+ * Reduce with nothing to reduce) lower to a copy of their one input.
+ * Params get offsets in the params region here; slab offsets are the memory
+ * planner's job (memplan.c).
+ */
+#include "lower.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+static uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
+
+static int is_copy_op(const graph_node *n) {
+  switch (n->op) {
+  case RT_OP_IDENTITY: case RT_OP_DROPOUT: case RT_OP_RESHAPE: case RT_OP_FLATTEN:
+  case RT_OP_SQUEEZE: case RT_OP_UNSQUEEZE:
+    return 1;
+  case RT_OP_REDUCE_MEAN: case RT_OP_REDUCE_SUM: case RT_OP_REDUCE_MAX:
+    return n->n_ia == 1; /* no axes to reduce: the identity */
+  default:
+    return 0;
+  }
+}
+
+/* "Conv" -> "conv", "BatchNormalization" -> "batch_normalization" */
+static const char *kernel_stem(arena *a, int op) {
+  const char *name = rt_op_name(op);
+  char buf[64];
+  size_t n = 0;
+  for (const char *p = name; *p && n < sizeof buf - 2; p++) {
+    if (isupper((unsigned char)*p) && p != name && !isupper((unsigned char)p[-1])) buf[n++] = '_';
+    buf[n++] = (char)tolower((unsigned char)*p);
+  }
+  buf[n] = 0;
+  return arena_strdup(a, buf);
+}
+
+rt_plan *lower_graph(graph *g, const lower_options *opt, int32_t **tensor_map_out) {
+  arena *a = g->ar;
+  rt_plan *p = arena_alloc(a, sizeof *p);
+  p->model = g->name;
+  p->alignment = opt->alignment;
+  p->batch_dim = g->batch_sym;
+  p->n_dims = (uint32_t)g->n_dims;
+  p->dims = arena_array(a, (size_t)g->n_dims + 1, sizeof *p->dims);
+  for (int i = 0; i < g->n_dims; i++) p->dims[i] = (rt_dim){g->dims[i].name, g->dims[i].value};
+
+  /* Which tensors the plan needs: inputs, outputs, and what live nodes touch. */
+  int32_t *map = arena_array(a, (size_t)g->n_tensors + 1, sizeof *map);
+  char *need = arena_alloc(a, (size_t)g->n_tensors + 1);
+  for (int i = 0; i < g->n_inputs; i++) need[g->inputs[i]->id] = 1;
+  for (int i = 0; i < g->n_outputs; i++) need[g->outputs[i]->id] = 1;
+  size_t n_args = 0, n_ints = 0, n_floats = 0;
+  for (int k = 0; k < g->n_nodes; k++) {
+    graph_node *n = g->nodes[k];
+    for (int i = 0; i < n->n_in; i++)
+      if (n->in[i]) need[n->in[i]->id] = 1;
+    for (int i = 0; i < n->n_out; i++)
+      if (n->out[i]) need[n->out[i]->id] = 1;
+    n_args += 2 * ((size_t)n->n_in + n->n_out); /* node args, then step reads/writes */
+    n_ints += (size_t)n->n_ia;
+    n_floats += (size_t)n->n_fa;
+  }
+  uint32_t nt = 0;
+  for (int i = 0; i < g->n_tensors; i++) map[i] = need[i] ? (int32_t)nt++ : -1;
+  p->tensors = arena_array(a, nt + 1, sizeof *p->tensors);
+  p->n_tensors = nt;
+  uint64_t params_at = 0, data_at = 0;
+  for (int i = 0; i < g->n_tensors; i++) {
+    if (map[i] < 0) continue;
+    graph_tensor *gt = g->tensors[i];
+    rt_tensor *t = &p->tensors[map[i]];
+    t->name = gt->name;
+    t->dtype = gt->dtype;
+    t->rank = gt->rank;
+    for (int d = 0; d < gt->rank; d++) t->dims[d] = gt->dims[d].v;
+    t->bytes = graph_tensor_bytes(gt);
+    t->alias_of = -1;
+    t->offset = 0;
+    if (g->batch_sym >= 0 && gt->rank > 0 && gt->dims[0].sym == g->batch_sym) t->flags |= RT_TF_BATCHED;
+    if (gt->is_output) t->flags |= RT_TF_OUTPUT;
+    switch (gt->kind) {
+    case GRAPH_INPUT: t->kind = RT_KIND_INPUT; break;
+    case GRAPH_VALUE: t->kind = gt->is_output ? RT_KIND_OUTPUT : RT_KIND_ACTIVATION; break;
+    case GRAPH_PARAM:
+      t->kind = RT_KIND_PARAM;
+      t->flags &= ~RT_TF_BATCHED; /* params are not streamed */
+      t->offset = params_at;
+      params_at = align_up(params_at + t->bytes, opt->alignment);
+      switch (gt->init) {
+      case GRAPH_INIT_ZEROS: t->init = RT_INIT_ZEROS; break;
+      case GRAPH_INIT_ONES: t->init = RT_INIT_ONES; break;
+      case GRAPH_INIT_CONSTANT: t->init = RT_INIT_CONSTANT; break;
+      case GRAPH_INIT_UNIFORM: t->init = RT_INIT_UNIFORM; break;
+      case GRAPH_INIT_NORMAL: t->init = RT_INIT_NORMAL; break;
+      default:
+        t->init = RT_INIT_DATA;
+        t->data_offset = data_at;
+        data_at = align_up(data_at + t->bytes, 64);
+        break;
+      }
+      t->init_a = gt->init_a;
+      t->init_b = gt->init_b;
+      t->init_seed = gt->init_seed;
+      break;
+    }
+  }
+  p->params_bytes = params_at;
+  uint8_t *data = arena_alloc(a, data_at + 1);
+  for (int i = 0; i < g->n_tensors; i++)
+    if (map[i] >= 0 && p->tensors[map[i]].kind == RT_KIND_PARAM && p->tensors[map[i]].init == RT_INIT_DATA)
+      memcpy(data + p->tensors[map[i]].data_offset, g->tensors[i]->data, p->tensors[map[i]].bytes);
+  p->param_data = data;
+  p->param_data_bytes = data_at;
+
+  /* Nodes and steps, one step per node. */
+  p->nodes = arena_array(a, (size_t)g->n_nodes + 1, sizeof *p->nodes);
+  p->steps = arena_array(a, (size_t)g->n_nodes + 1, sizeof *p->steps);
+  p->args = arena_array(a, n_args + 1, sizeof *p->args);
+  p->ints = arena_array(a, n_ints + 1, sizeof *p->ints);
+  p->floats = arena_array(a, n_floats + 1, sizeof *p->floats);
+  for (int k = 0; k < g->n_nodes; k++) {
+    graph_node *gn = g->nodes[k];
+    rt_node *n = &p->nodes[k];
+    int copy = is_copy_op(gn);
+    n->op = copy ? RT_OP_IDENTITY : gn->op;
+    if (copy && (gn->op == RT_OP_RESHAPE || gn->op == RT_OP_FLATTEN || gn->op == RT_OP_SQUEEZE ||
+                 gn->op == RT_OP_UNSQUEEZE))
+      n->op = gn->op; /* same copy kernel, clearer report */
+    n->name = gn->name;
+    n->n_in = copy ? 1 : (uint32_t)gn->n_in;
+    n->n_out = copy ? 1 : (uint32_t)gn->n_out;
+    n->args = p->n_args;
+    for (uint32_t i = 0; i < n->n_in; i++) p->args[p->n_args++] = gn->in[i] ? map[gn->in[i]->id] : -1;
+    for (uint32_t i = 0; i < n->n_out; i++) p->args[p->n_args++] = gn->out[i] ? map[gn->out[i]->id] : -1;
+    if (!copy) {
+      n->ia = p->n_ints;
+      n->n_ia = (uint32_t)gn->n_ia;
+      memcpy(p->ints + p->n_ints, gn->ia, (size_t)gn->n_ia * sizeof *gn->ia);
+      p->n_ints += (uint32_t)gn->n_ia;
+      n->fa = p->n_floats;
+      n->n_fa = (uint32_t)gn->n_fa;
+      memcpy(p->floats + p->n_floats, gn->fa, (size_t)gn->n_fa * sizeof *gn->fa);
+      p->n_floats += (uint32_t)gn->n_fa;
+    } else {
+      n->ia = p->n_ints;
+      n->fa = p->n_floats;
+    }
+    rt_step *s = &p->steps[k];
+    s->kernel = arena_printf(a, "%s_%d", kernel_stem(a, gn->op), k);
+    s->first_node = (uint32_t)k;
+    s->n_nodes = 1;
+    /* reads: distinct non-param inputs in device memory; params too, since
+     * the report lists everything a launch touches */
+    s->reads = p->n_args;
+    for (uint32_t i = 0; i < n->n_in; i++) {
+      int32_t id = p->args[n->args + i];
+      int dup = id < 0;
+      for (uint32_t j = s->reads; j < p->n_args && !dup; j++) dup = p->args[j] == id;
+      if (!dup) p->args[p->n_args++] = id;
+    }
+    s->n_reads = p->n_args - s->reads;
+    s->writes = p->n_args;
+    for (uint32_t i = 0; i < n->n_out; i++) {
+      int32_t id = p->args[n->args + n->n_in + i];
+      if (id >= 0) p->args[p->n_args++] = id;
+    }
+    s->n_writes = p->n_args - s->writes;
+  }
+  p->n_nodes = (uint32_t)g->n_nodes;
+  p->n_steps = (uint32_t)g->n_nodes;
+
+  p->inputs = arena_array(a, (size_t)g->n_inputs + 1, sizeof *p->inputs);
+  p->outputs = arena_array(a, (size_t)g->n_outputs + 1, sizeof *p->outputs);
+  for (int i = 0; i < g->n_inputs; i++) p->inputs[p->n_inputs++] = map[g->inputs[i]->id];
+  for (int i = 0; i < g->n_outputs; i++) p->outputs[p->n_outputs++] = map[g->outputs[i]->id];
+  if (tensor_map_out) *tensor_map_out = map;
+  return p;
+}

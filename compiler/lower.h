@@ -1,0 +1,33 @@
+/*
+ * lower.h: from the graph IR to the runtime's plan tables, and the memory
+ * plan that places every slab tensor.
+ */
+#ifndef LOWER_H
+#define LOWER_H
+
+#include "graph.h"
+#include "rt_plan.h"
+
+typedef struct lower_options {
+  uint32_t alignment; /* offsets in the slab and params region */
+} lower_options;
+
+/* Build the plan (arena memory). tensor_map_out (may be NULL) receives the
+ * plan tensor id of every graph tensor, -1 for those left out. */
+rt_plan *lower_graph(graph *g, const lower_options *opt, int32_t **tensor_map_out);
+
+typedef struct memplan_options {
+  double time_limit_s; /* for the planner's searches */
+} memplan_options;
+
+typedef struct memplan_stats {
+  uint64_t lower_bound_aligned; /* the planner's bound on aligned sizes */
+  double seconds;
+  char method[48];
+} memplan_stats;
+
+/* Liveness over the steps, then offsets from the planner; sets slab_bytes
+ * and lower_bound. Errors (out of memory) through g->d. */
+void memplan_assign(graph *g, rt_plan *p, const memplan_options *opt, memplan_stats *st);
+
+#endif

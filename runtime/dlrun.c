@@ -1,0 +1,162 @@
+/*
+ * dlrun.c: the runtime driver: load a plan, pick a backend, stream a data
+ * directory through it, print a summary.
+ *
+ * dlrun links neither libyaml nor NVRTC, and never needs libcuda to start.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rt_backend.h"
+#include "rt_plan.h"
+#include "rt_run.h"
+
+static const char usage[] =
+    "usage: dlrun PLAN.bin --data DIR [--out DIR] [--device cpu|cuda] [--threads N]\n"
+    "             [--json] [--quiet]\n"
+    "\n"
+    "Runs a plan compiled by dlc over a data directory: DIR/<input>.npy for every\n"
+    "model input ('/' and ':' in names written as '_'). Inputs whose first\n"
+    "dimension is the batch dimension may hold any number M of samples; they are\n"
+    "streamed in batches of the planned size, the last batch padded. Outputs are\n"
+    "written to OUT/<output>.npy, each complete or not at all.\n"
+    "\n"
+    "  --data DIR      the input directory (required)\n"
+    "  --out DIR       where outputs go (default: out), created if missing\n"
+    "  --device D      cpu, or cuda (default: cuda where a driver and device are\n"
+    "                  present, else cpu; the choice is printed on stderr)\n"
+    "  --threads N     CPU threads (default: one per core, or $DLC_THREADS)\n"
+    "  --json          print the summary as one JSON document on stdout\n"
+    "  --quiet         no summary\n"
+    "  -h, --help      this text\n"
+    "\n"
+    "Exit status: 0 success; 1 bad command line; 2 the data does not fit the plan\n"
+    "(missing file, wrong dtype or shape, sample counts differ); 3 the plan is\n"
+    "missing, corrupt or invalid; 4 out of memory or other resources; 5 reading\n"
+    "data or writing outputs failed (e.g. disk full); 6 device failure;\n"
+    "130 interrupted (SIGINT/SIGTERM). On any failure no output file is left\n"
+    "half-written.\n";
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig) {
+  stop_flag = 1;
+  signal(sig, SIG_DFL); /* a second signal ends the process at once */
+}
+
+static void print_bytes(FILE *f, const char *label, uint64_t b) {
+  fprintf(f, "  %-14s %14llu B (%.1f MiB)\n", label, (unsigned long long)b, (double)b / (1 << 20));
+}
+
+int main(int argc, char **argv) {
+  const char *plan_path = NULL, *device = NULL;
+  rt_run_options opt = {.out_dir = "out", .stop = &stop_flag};
+  int threads = 0, json = 0, quiet = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int has_next = i + 1 < argc;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      fputs(usage, stdout);
+      return 0;
+    } else if (!strcmp(a, "--data") && has_next) {
+      opt.data_dir = argv[++i];
+    } else if (!strcmp(a, "--out") && has_next) {
+      opt.out_dir = argv[++i];
+    } else if (!strcmp(a, "--device") && has_next) {
+      device = argv[++i];
+      if (strcmp(device, "cpu") && strcmp(device, "cuda")) {
+        fprintf(stderr, "dlrun: --device must be cpu or cuda, not '%s'\n", device);
+        return RT_EXIT_USAGE;
+      }
+    } else if (!strcmp(a, "--threads") && has_next) {
+      char *end;
+      long t = strtol(argv[++i], &end, 10);
+      if (*end || t < 1 || t > 1024) {
+        fprintf(stderr, "dlrun: --threads must be a number from 1 to 1024\n");
+        return RT_EXIT_USAGE;
+      }
+      threads = (int)t;
+    } else if (!strcmp(a, "--json")) {
+      json = 1;
+    } else if (!strcmp(a, "--quiet")) {
+      quiet = 1;
+    } else if (a[0] == '-' && a[1]) {
+      fprintf(stderr, "dlrun: unknown option '%s'%s\n%s", a,
+              has_next || strncmp(a, "--", 2) ? "" : " (or it is missing its value)", usage);
+      return RT_EXIT_USAGE;
+    } else if (!plan_path) {
+      plan_path = a;
+    } else {
+      fprintf(stderr, "dlrun: unexpected argument '%s'\n%s", a, usage);
+      return RT_EXIT_USAGE;
+    }
+  }
+  if (!plan_path || !opt.data_dir) {
+    fprintf(stderr, "dlrun: %s\n%s", plan_path ? "--data DIR is required" : "no plan given", usage);
+    return RT_EXIT_USAGE;
+  }
+
+  char err[1024];
+  rt_plan plan;
+  if (rt_plan_read(plan_path, &plan, err, sizeof err)) {
+    fprintf(stderr, "dlrun: %s\n", err);
+    return RT_EXIT_PLAN;
+  }
+  if (rt_plan_verify_memory(&plan, err, sizeof err)) {
+    fprintf(stderr, "dlrun: %s: the memory plan is invalid: %s\n", plan_path, err);
+    rt_plan_free(&plan);
+    return RT_EXIT_PLAN;
+  }
+
+  if (device && !strcmp(device, "cuda")) {
+    fprintf(stderr, "dlrun: --device cuda: this build has no CUDA backend yet; use --device cpu\n");
+    rt_plan_free(&plan);
+    return RT_EXIT_DEVICE;
+  }
+  if (!device) fprintf(stderr, "dlrun: running on the CPU (no CUDA backend in this build)\n");
+
+  rt_backend *b = rt_cpu_backend_create(&plan, threads, err, sizeof err);
+  if (!b) {
+    fprintf(stderr, "dlrun: %s\n", err);
+    rt_plan_free(&plan);
+    return RT_EXIT_RESOURCE;
+  }
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  opt.progress = isatty(STDERR_FILENO) && !quiet;
+  rt_run_stats st;
+  int code = rt_run(&plan, b, &opt, &st, err, sizeof err);
+  if (code != RT_EXIT_OK) {
+    fprintf(stderr, "dlrun: %s\n", err);
+  } else if (json) {
+    printf("{\"model\": \"%s\", \"backend\": \"%s\", \"device\": \"%s\", \"samples\": %lld, "
+           "\"batch_size\": %lld, \"batches\": %lld, \"seconds\": %.6f, \"compute_seconds\": %.6f, "
+           "\"samples_per_second\": %.3f, \"latency_ms\": {\"p50\": %.4f, \"p90\": %.4f, \"p99\": %.4f}, "
+           "\"slab_bytes\": %llu, \"params_bytes\": %llu, \"device_bytes\": %llu, \"outputs_dir\": \"%s\"}\n",
+           plan.model, b->name, b->device, (long long)st.samples, (long long)st.batch_size,
+           (long long)st.batches, st.seconds, st.compute_seconds,
+           st.seconds > 0 ? (double)st.samples / st.seconds : 0.0, st.latency_ms[0], st.latency_ms[1],
+           st.latency_ms[2], (unsigned long long)plan.slab_bytes,
+           (unsigned long long)plan.params_bytes, (unsigned long long)b->device_bytes, opt.out_dir);
+  } else if (!quiet) {
+    printf("dlrun: %s on %s (%s)\n", plan.model, b->name, b->device);
+    printf("  %lld sample%s in %lld batch%s of %lld%s\n", (long long)st.samples,
+           st.samples == 1 ? "" : "s", (long long)st.batches, st.batches == 1 ? "" : "es",
+           (long long)st.batch_size,
+           st.batches * st.batch_size > st.samples ? " (last batch padded)" : "");
+    printf("  %.3f s, %.1f samples/s; compute %.3f s; batch latency p50 %.3f ms, p90 %.3f ms, "
+           "p99 %.3f ms\n", st.seconds, st.seconds > 0 ? (double)st.samples / st.seconds : 0.0,
+           st.compute_seconds, st.latency_ms[0], st.latency_ms[1], st.latency_ms[2]);
+    print_bytes(stdout, "slab", plan.slab_bytes);
+    print_bytes(stdout, "params", plan.params_bytes);
+    print_bytes(stdout, "allocated", b->device_bytes);
+    printf("  outputs in %s/\n", opt.out_dir);
+  }
+  b->destroy(b);
+  rt_plan_free(&plan);
+  return code;
+}

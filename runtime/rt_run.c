@@ -1,0 +1,285 @@
+/*
+ * rt_run.c: the batch loop of dlrun (see rt_run.h).
+ *
+ * Everything that can fail because of the data is checked before the first
+ * batch: every file exists, has the right dtype and shape, batched inputs
+ * agree on M, outputs can be streamed, the output directory is writable. All
+ * buffers are allocated before the loop; the loop itself only reads rows,
+ * runs the backend and appends rows to the output files.
+ */
+#include "rt_run.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "npy.h"
+
+#define MAX_PATH 4096
+
+typedef struct run_input {
+  const rt_tensor *t;
+  rt_npy_reader r;
+  int open;
+  int batched;
+  void *host;          /* unbatched: the whole tensor, copied in every batch */
+  uint64_t row_bytes;
+} run_input;
+
+typedef struct run_output {
+  const rt_tensor *t;
+  rt_npy_writer w;
+  int open;
+  int batched;
+  uint64_t row_bytes;
+  char file[300];
+} run_output;
+
+static int fail(char *err, size_t size, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t size, int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, size, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* "(3, 224, 224)", or "(M, 784)" for a batched shape; NumPy's "(5,)" for rank 1. */
+static const char *shape_str(char *buf, size_t size, int rank, const int64_t *dims, int m_first) {
+  size_t n = 0;
+  buf[0] = 0;
+#define PUT(...) do { if (n < size) n += (size_t)snprintf(buf + n, size - n, __VA_ARGS__); } while (0)
+  PUT("(");
+  for (int i = 0; i < rank; i++) {
+    if (i == 0 && m_first) PUT("M");
+    else PUT("%lld", (long long)dims[i]);
+    if (i + 1 < rank) PUT(", ");
+    else if (rank == 1) PUT(",");
+  }
+  PUT(")");
+#undef PUT
+  return buf;
+}
+
+/* mkdir -p */
+static int make_dirs(const char *path) {
+  char buf[MAX_PATH];
+  if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return ENAMETOOLONG;
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST) return errno;
+    *p = '/';
+  }
+  if (mkdir(buf, 0777) != 0 && errno != EEXIST) return errno;
+  struct stat st;
+  if (stat(buf, &st) != 0) return errno;
+  if (!S_ISDIR(st.st_mode)) return ENOTDIR;
+  return 0;
+}
+
+/* Latency histogram: fixed buckets, so memory does not grow with batches. */
+enum { HIST_BUCKETS = 256 };
+static int hist_bucket(double ms) {
+  if (ms <= 1e-3) return 0;
+  int b = (int)(log(ms / 1e-3) / log(1.08)) + 1; /* 8% wide from 1 us */
+  return b >= HIST_BUCKETS ? HIST_BUCKETS - 1 : b;
+}
+static double hist_value(int b) { return b == 0 ? 1e-3 : 1e-3 * pow(1.08, b - 0.5); }
+
+static void percentiles(const int64_t *hist, int64_t total, double *out) {
+  static const double q[3] = {0.50, 0.90, 0.99};
+  for (int k = 0; k < 3; k++) {
+    int64_t want = (int64_t)ceil(q[k] * (double)total), seen = 0;
+    out[k] = 0;
+    for (int b = 0; b < HIST_BUCKETS; b++) {
+      seen += hist[b];
+      if (seen >= want && want > 0) {
+        out[k] = hist_value(b);
+        break;
+      }
+    }
+  }
+}
+
+int rt_run(const rt_plan *p, rt_backend *b, const rt_run_options *opt, rt_run_stats *stats,
+           char *err, size_t err_size) {
+  memset(stats, 0, sizeof *stats);
+  int code = RT_EXIT_OK;
+  int64_t n = p->batch_dim >= 0 ? p->dims[p->batch_dim].value : 1, m = -1;
+  const char *m_from = NULL;
+  run_input *in = calloc((size_t)p->n_inputs + 1, sizeof *in);
+  run_output *out = calloc((size_t)p->n_outputs + 1, sizeof *out);
+  char path[MAX_PATH], s1[160], s2[160], inner[512];
+  if (!in || !out) {
+    code = fail(err, err_size, RT_EXIT_RESOURCE, "out of memory");
+    goto done;
+  }
+  struct stat st;
+  if (stat(opt->data_dir, &st) != 0)
+    { code = fail(err, err_size, RT_EXIT_DATA, "data directory %s: %s", opt->data_dir, strerror(errno)); goto done; }
+  if (!S_ISDIR(st.st_mode))
+    { code = fail(err, err_size, RT_EXIT_DATA, "data directory %s is not a directory", opt->data_dir); goto done; }
+
+  /* --- inputs --- */
+  for (uint32_t i = 0; i < p->n_inputs; i++) {
+    run_input *x = &in[i];
+    x->t = &p->tensors[p->inputs[i]];
+    x->batched = (x->t->flags & RT_TF_BATCHED) != 0;
+    char file[300];
+    if (rt_npy_filename(x->t->name, file, sizeof file))
+      { code = fail(err, err_size, RT_EXIT_DATA, "input '%s' has no valid file name", x->t->name); goto done; }
+    if (snprintf(path, sizeof path, "%s/%s", opt->data_dir, file) >= (int)sizeof path)
+      { code = fail(err, err_size, RT_EXIT_DATA, "path too long: %s/%s", opt->data_dir, file); goto done; }
+    if (access(path, F_OK) != 0)
+      { code = fail(err, err_size, RT_EXIT_DATA, "%s: missing: the model's input '%s' needs it (%s %s)",
+                    path, x->t->name, rt_dtype_name(x->t->dtype),
+                    shape_str(s1, sizeof s1, x->t->rank, x->t->dims, x->batched)); goto done; }
+    if (rt_npy_open(path, &x->r, inner, sizeof inner))
+      { code = fail(err, err_size, RT_EXIT_DATA, "%s", inner); goto done; }
+    x->open = 1;
+    const rt_npy_info *h = &x->r.info;
+    if ((int)h->dtype != x->t->dtype)
+      { code = fail(err, err_size, RT_EXIT_DATA, "%s holds %s but input '%s' is %s", path, h->descr,
+                    x->t->name, rt_dtype_name(x->t->dtype)); goto done; }
+    int ok = h->rank == x->t->rank;
+    for (int d = x->batched; ok && d < h->rank; d++) ok = h->dims[d] == x->t->dims[d];
+    if (!ok)
+      { code = fail(err, err_size, RT_EXIT_DATA, "%s has shape %s but input '%s' needs %s%s", path,
+                    shape_str(s1, sizeof s1, h->rank, h->dims, 0), x->t->name,
+                    shape_str(s2, sizeof s2, x->t->rank, x->t->dims, x->batched),
+                    x->batched ? " with M samples" : ""); goto done; }
+    if (x->batched) {
+      if (m >= 0 && h->dims[0] != m)
+        { code = fail(err, err_size, RT_EXIT_DATA, "inputs hold different numbers of samples: %s has %lld, "
+                      "%s has %lld", m_from, (long long)m, path, (long long)h->dims[0]); goto done; }
+      if (m < 0) {
+        m = h->dims[0];
+        m_from = strdup(path);
+      }
+      x->row_bytes = x->t->bytes / (uint64_t)x->t->dims[0];
+    } else {
+      x->host = malloc(x->t->bytes ? x->t->bytes : 1);
+      if (!x->host) { code = fail(err, err_size, RT_EXIT_RESOURCE, "out of memory for input '%s'", x->t->name); goto done; }
+      if (rt_npy_read_rows(&x->r, 0, x->r.n_rows, x->host, inner, sizeof inner))
+        { code = fail(err, err_size, RT_EXIT_IO, "%s", inner); goto done; }
+    }
+  }
+  free((void *)m_from);
+  m_from = NULL;
+  int any_batched = m >= 0;
+  int64_t batches = any_batched ? (m + n - 1) / n : 1;
+  stats->samples = any_batched ? m : 1;
+  stats->batch_size = n;
+  stats->batches = batches;
+
+  /* --- outputs --- */
+  for (uint32_t i = 0; i < p->n_outputs; i++) {
+    run_output *o = &out[i];
+    o->t = &p->tensors[p->outputs[i]];
+    o->batched = any_batched && (o->t->flags & RT_TF_BATCHED);
+    if (rt_npy_filename(o->t->name, o->file, sizeof o->file))
+      { code = fail(err, err_size, RT_EXIT_DATA, "output '%s' has no valid file name", o->t->name); goto done; }
+    for (uint32_t j = 0; j < i; j++)
+      if (!strcmp(out[j].file, o->file))
+        { code = fail(err, err_size, RT_EXIT_DATA, "outputs '%s' and '%s' would both be written to %s",
+                      out[j].t->name, o->t->name, o->file); goto done; }
+    if (any_batched && !o->batched && m != n)
+      { code = fail(err, err_size, RT_EXIT_DATA,
+                    "output '%s' does not have the batch dimension first, so it cannot be streamed: "
+                    "the data holds %lld samples and the plan's batch is %lld; give exactly %lld "
+                    "samples or recompile with --dim %s=%lld", o->t->name, (long long)m, (long long)n,
+                    (long long)n, p->dims[p->batch_dim].name, (long long)m); goto done; }
+    if (o->batched) o->row_bytes = o->t->bytes / (uint64_t)o->t->dims[0];
+  }
+  int e = make_dirs(opt->out_dir);
+  if (e) { code = fail(err, err_size, RT_EXIT_IO, "output directory %s: %s", opt->out_dir, strerror(e)); goto done; }
+  for (uint32_t i = 0; i < p->n_outputs; i++) {
+    run_output *o = &out[i];
+    int64_t dims[RT_MAX_RANK];
+    memcpy(dims, o->t->dims, sizeof dims);
+    if (o->batched) dims[0] = m;
+    if (rt_npy_writer_open(&o->w, opt->out_dir, o->file, (rt_dtype)o->t->dtype, o->t->rank, dims, inner, sizeof inner))
+      { code = fail(err, err_size, RT_EXIT_IO, "%s", inner); goto done; }
+    o->open = 1;
+  }
+
+  /* --- the loop --- */
+  int64_t hist[HIST_BUCKETS] = {0};
+  double t0 = now(), compute = 0;
+  for (int64_t bi = 0; bi < batches; bi++) {
+    if (opt->stop && *opt->stop)
+      { code = fail(err, err_size, RT_EXIT_INTERRUPTED, "interrupted after %lld of %lld batches; no "
+                    "output was written", (long long)bi, (long long)batches); goto done; }
+    int64_t first = bi * n, rows = any_batched ? (m - first < n ? m - first : n) : 1;
+    for (uint32_t i = 0; i < p->n_inputs; i++) {
+      run_input *x = &in[i];
+      uint8_t *dst = b->input(b, i);
+      if (!x->batched) {
+        memcpy(dst, x->host, x->t->bytes);
+        continue;
+      }
+      if (rt_npy_read_rows(&x->r, first, rows, dst, inner, sizeof inner))
+        { code = fail(err, err_size, RT_EXIT_IO, "%s", inner); goto done; }
+      if (rows < n) memset(dst + (uint64_t)rows * x->row_bytes, 0, (uint64_t)(n - rows) * x->row_bytes);
+    }
+    double c0 = now();
+    if (b->run(b, inner, sizeof inner))
+      { code = fail(err, err_size, strcmp(b->name, "cpu") ? RT_EXIT_DEVICE : RT_EXIT_DATA,
+                    "batch %lld: %s", (long long)bi, inner); goto done; }
+    double dt = now() - c0;
+    compute += dt;
+    hist[hist_bucket(dt * 1e3)]++;
+    for (uint32_t i = 0; i < p->n_outputs; i++) {
+      run_output *o = &out[i];
+      const uint8_t *src = b->output(b, i);
+      uint64_t bytes = o->batched ? (uint64_t)rows * o->row_bytes : o->t->bytes;
+      if (rt_npy_writer_write(&o->w, src, bytes, inner, sizeof inner))
+        { code = fail(err, err_size, RT_EXIT_IO, "%s", inner); goto done; }
+    }
+    if (opt->progress && (bi % 8 == 7 || bi + 1 == batches)) {
+      double el = now() - t0;
+      fprintf(stderr, "\rbatch %lld/%lld  %.0f samples/s   ", (long long)bi + 1, (long long)batches,
+              el > 0 ? (double)(first + rows) / el : 0.0);
+      fflush(stderr);
+    }
+  }
+  if (batches == 0 && p->n_outputs)
+    for (uint32_t i = 0; i < p->n_outputs; i++)
+      if (!out[i].batched)
+        { code = fail(err, err_size, RT_EXIT_DATA, "the data holds no samples, so output '%s' cannot be "
+                      "computed", out[i].t->name); goto done; }
+  if (opt->progress && batches) fprintf(stderr, "\n");
+  for (uint32_t i = 0; i < p->n_outputs; i++) {
+    if (rt_npy_writer_commit(&out[i].w, inner, sizeof inner))
+      { code = fail(err, err_size, RT_EXIT_IO, "%s", inner); goto done; }
+    out[i].open = 0;
+  }
+  stats->seconds = now() - t0;
+  stats->compute_seconds = compute;
+  percentiles(hist, batches, stats->latency_ms);
+
+done:
+  free((void *)m_from);
+  for (uint32_t i = 0; in && i < p->n_inputs; i++) {
+    if (in[i].open) rt_npy_close(&in[i].r);
+    free(in[i].host);
+  }
+  for (uint32_t i = 0; out && i < p->n_outputs; i++)
+    if (out[i].open) rt_npy_writer_abort(&out[i].w);
+  free(in);
+  free(out);
+  return code;
+}
