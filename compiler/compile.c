@@ -19,7 +19,8 @@ static void internal_check(int rc, const char *what, const char *msg) {
   abort();
 }
 
-int compile_model(const compile_options *opt, compile_result *r, FILE *diag_out) {
+/* Front end to a checked plan in r->plan; writes nothing. */
+static int compile_plan(const compile_options *opt, compile_result *r, FILE *diag_out) {
   memset(r, 0, sizeof *r);
   r->d.out = diag_out;
   if (setjmp(r->d.jmp)) return -1;
@@ -36,18 +37,48 @@ int compile_model(const compile_options *opt, compile_result *r, FILE *diag_out)
   if (g->n_nodes == 0)
     diag_error(d, root->loc, "the model computes nothing: no node contributes to its outputs");
   graph_load_params(g);
-
+  if (!opt->no_fold) graph_fold(g);
+  storage_options so = {!opt->no_views, !opt->no_concat, !opt->no_inplace};
   lower_options lo = {256};
+
+  /* Try each kernel order, keep the one with the lowest memory bound
+   * (ties: the earlier strategy, file order first). */
+  size_t order_bytes = (size_t)g->n_nodes * sizeof *g->nodes;
+  graph_node **base = arena_alloc(a, order_bytes), **best = arena_alloc(a, order_bytes);
+  memcpy(base, g->nodes, order_bytes);
+  memcpy(best, g->nodes, order_bytes);
+  uint64_t best_bound = UINT64_MAX;
+  for (int s = 0; s < (opt->no_schedule ? 1 : SCHED_COUNT); s++) {
+    memcpy(g->nodes, base, order_bytes);
+    if (graph_schedule(g, s)) continue;
+    graph_plan_storage(g, &so);
+    uint64_t bound = memplan_bound(g, lower_graph(g, &lo, NULL));
+    if (bound < best_bound) {
+      best_bound = bound;
+      r->schedule = s;
+      memcpy(best, g->nodes, order_bytes);
+    }
+  }
+  memcpy(g->nodes, best, order_bytes);
+  graph_plan_storage(g, &so);
   rt_plan *p = lower_graph(g, &lo, NULL);
-  memplan_options mo = {opt->time_limit_s};
+  memplan_options mo = {opt->time_limit_s, opt->greedy};
   memplan_assign(g, p, &mo, &r->mem);
   r->plan = p;
 
   char err[1024];
   internal_check(rt_plan_check(p, err, sizeof err), "plan check", err);
   internal_check(rt_plan_verify_memory(p, err, sizeof err), "memory plan verification", err);
+  return 0;
+}
 
-  src_loc whole = {file, 0, 0};
+/* The plan's file outputs, in the order that leaves the plan for last. */
+static int write_outputs(const compile_options *opt, compile_result *r) {
+  if (setjmp(r->d.jmp)) return -1;
+  diag *d = &r->d;
+  rt_plan *p = r->plan;
+  char err[1024];
+  src_loc whole = {opt->model_path ? opt->model_path : "<model>", 0, 0};
   if (opt->plan_path && rt_plan_write(p, opt->plan_path, err, sizeof err))
     diag_error(d, whole, "%s", err);
   if (opt->report_json) {
@@ -59,6 +90,113 @@ int compile_model(const compile_options *opt, compile_result *r, FILE *diag_out)
     if (report_json(opt->report_json, p, &x, err, sizeof err)) diag_error(d, whole, "%s", err);
   }
   return 0;
+}
+
+/* Device bytes of the model compiled with dim = n; -1 when it does not
+ * compile at that size (the message in msg). */
+static int probe(const compile_options *opt, const char *dim, int64_t n, uint64_t *bytes,
+                 char *msg, size_t msg_size) {
+  compile_options o = *opt;
+  model_dim_override ov[65];
+  int k = 0;
+  for (int i = 0; i < opt->model.n_dim_overrides && k < 64; i++)
+    if (strcmp(opt->model.dim_overrides[i].name, dim)) ov[k++] = opt->model.dim_overrides[i];
+  ov[k++] = (model_dim_override){dim, n};
+  o.model.dim_overrides = ov;
+  o.model.n_dim_overrides = k;
+  o.time_limit_s = opt->time_limit_s < 0.2 ? opt->time_limit_s : 0.2; /* probes need no search */
+  compile_result r;
+  int rc = compile_plan(&o, &r, NULL);
+  if (rc == 0) *bytes = r.plan->slab_bytes + r.plan->params_bytes; /* workspace is in the slab */
+  else snprintf(msg, msg_size, "%s", r.d.msg);
+  compile_free(&r);
+  return rc;
+}
+
+static void add_row(compile_result *r, int64_t n, uint64_t bytes) {
+  if (r->n_fit_rows < (int)(sizeof r->fit_rows / sizeof r->fit_rows[0]))
+    r->fit_rows[r->n_fit_rows++] = (compile_fit_row){n, bytes};
+}
+
+/* Largest batch whose device bytes fit the limit: doubling, then bisection. */
+static int fit_batch(const compile_options *opt, compile_result *first, FILE *diag_out,
+                     int64_t *best_n) {
+  graph *g = first->g;
+  src_loc whole = {g->file, 0, 0};
+  if (g->batch_sym < 0) {
+    first->d.out = diag_out;
+    snprintf(first->d.msg, sizeof first->d.msg, "%s: error: --memory-limit needs a batch dimension: "
+             "an input whose first dimension is a dims name", whole.file);
+    if (diag_out) fprintf(diag_out, "%s\n", first->d.msg);
+    return -1;
+  }
+  const char *dim = g->dims[g->batch_sym].name;
+  first->fit_dim = dim;
+  char msg[2048] = "";
+  uint64_t bytes;
+  int64_t lo = 0, hi = -1; /* lo fits (0: none yet), hi does not */
+  for (int64_t n = 1; n <= ((int64_t)1 << 24); n *= 2) {
+    if (probe(opt, dim, n, &bytes, msg, sizeof msg) || bytes > opt->memory_limit) {
+      if (bytes <= opt->memory_limit && msg[0]) add_row(first, n, 0);
+      else add_row(first, n, bytes);
+      hi = n;
+      break;
+    }
+    add_row(first, n, bytes);
+    lo = n;
+  }
+  if (lo == 0) {
+    if (msg[0])
+      snprintf(first->d.msg, sizeof first->d.msg, "%s: error: --memory-limit: the model does not "
+               "compile at %s=1: %s", whole.file, dim, msg);
+    else
+      snprintf(first->d.msg, sizeof first->d.msg, "%s: error: --memory-limit: even %s=1 needs %llu "
+               "bytes of device memory, over the limit of %llu", whole.file, dim,
+               (unsigned long long)bytes, (unsigned long long)opt->memory_limit);
+    if (diag_out) fprintf(diag_out, "%s\n", first->d.msg);
+    return -1;
+  }
+  while (hi > 0 && hi - lo > 1) {
+    int64_t mid = lo + (hi - lo) / 2;
+    msg[0] = 0;
+    if (probe(opt, dim, mid, &bytes, msg, sizeof msg) == 0 && bytes <= opt->memory_limit) {
+      add_row(first, mid, bytes);
+      lo = mid;
+    } else {
+      add_row(first, mid, msg[0] ? 0 : bytes);
+      hi = mid;
+    }
+  }
+  *best_n = lo;
+  return 0;
+}
+
+int compile_model(const compile_options *opt, compile_result *r, FILE *diag_out) {
+  if (compile_plan(opt, r, diag_out)) return -1;
+  if (opt->memory_limit) {
+    int64_t n;
+    if (fit_batch(opt, r, diag_out, &n)) return -1;
+    compile_fit_row rows[64];
+    int n_rows = r->n_fit_rows;
+    memcpy(rows, r->fit_rows, sizeof rows);
+    char dim[256]; /* r's arena goes away below */
+    snprintf(dim, sizeof dim, "%s", r->fit_dim);
+    compile_options o = *opt;
+    model_dim_override ov[65];
+    int k = 0;
+    for (int i = 0; i < opt->model.n_dim_overrides && k < 64; i++)
+      if (strcmp(opt->model.dim_overrides[i].name, dim)) ov[k++] = opt->model.dim_overrides[i];
+    ov[k++] = (model_dim_override){dim, n};
+    o.model.dim_overrides = ov;
+    o.model.n_dim_overrides = k;
+    compile_free(r);
+    if (compile_plan(&o, r, diag_out)) return -1;
+    r->fit_dim = arena_strdup(&r->arena, dim);
+    r->fit_n = n;
+    memcpy(r->fit_rows, rows, sizeof rows);
+    r->n_fit_rows = n_rows;
+  }
+  return write_outputs(opt, r);
 }
 
 void compile_free(compile_result *r) { arena_free(&r->arena); }

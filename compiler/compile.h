@@ -22,7 +22,16 @@ typedef struct compile_options {
   const char *report_svg;   /* NULL: none */
   model_options model;
   double time_limit_s;      /* memory planner search budget */
+  /* Memory optimisations, all on by default; off to measure what each buys. */
+  int no_views, no_concat, no_inplace, no_schedule, no_fold;
+  int greedy;               /* place with the greedy-by-size baseline */
+  uint64_t memory_limit;    /* > 0: compile at the largest batch whose device bytes fit */
 } compile_options;
+
+typedef struct compile_fit_row {
+  int64_t batch;
+  uint64_t device_bytes;    /* 0: the model does not compile at this batch */
+} compile_fit_row;
 
 typedef struct compile_result {
   arena arena;              /* owns g, plan and everything they point to */
@@ -31,6 +40,12 @@ typedef struct compile_result {
   rt_plan *plan;
   memplan_stats mem;
   int dce_removed;
+  int schedule;             /* the kernel order kept: SCHED_* (passes.h) */
+  /* --memory-limit: the batch dimension, the batch chosen, what was tried */
+  const char *fit_dim;
+  int64_t fit_n;
+  compile_fit_row fit_rows[64];
+  int n_fit_rows;
 } compile_result;
 
 /* 0 on success; -1 on a user error (message printed to diag_out when not

@@ -17,10 +17,14 @@
 
 #include "cli.h"
 #include "report.h"
+#include "report_fit.h"
 
 static const char usage[] =
     "usage: dlc MODEL.yaml [-o PLAN.bin] [--dim NAME=VALUE]... [--report]\n"
     "           [--report-json FILE] [--report-svg FILE] [--time-limit S] [--quiet]\n"
+    "           [--no-fold] [--no-views] [--no-concat-elision] [--no-inplace]\n"
+    "           [--no-schedule] [--memory-limit SIZE]\n"
+    "           [--placement greedy|best]\n"
     "       dlc plan-buffers IN.csv [-o OUT.csv] [options]   (dlc plan-buffers --help)\n"
     "\n"
     "Compiles a model (YAML, ONNX operator semantics; see spec/model-format.md):\n"
@@ -33,12 +37,36 @@ static const char usage[] =
     "  --report-json FILE  write the memory-plan report (spec section 4)\n"
     "  --report-svg FILE   draw the memory plan: steps across, offsets up\n"
     "  --time-limit S      seconds the memory planner may search (default 5)\n"
+    "  --no-fold, --no-views, --no-concat-elision, --no-inplace, --no-schedule\n"
+    "                      turn one optimisation off (to see what it buys)\n"
+    "  --placement greedy  place with greedy-by-size (the published baseline)\n"
+    "  --memory-limit SIZE compile at the largest batch whose slab and params fit in\n"
+    "                      SIZE (e.g. 8GiB, 512MB, 1000000); --report adds a table of\n"
+    "                      device bytes against batch size\n"
     "  --quiet             no summary line\n"
     "  -h, --help          this text\n"
     "\n"
     "A summary line (kernels, slab, lower bound and gap, params, device total)\n"
     "goes to stdout. Errors go to stderr as FILE:LINE:COLUMN: error: ... and the\n"
     "exit status is 1; nothing is written then.\n";
+
+/* "8GiB", "1.5 GB", "512MiB", "4096" -> bytes; 0 when malformed. */
+static uint64_t parse_size(const char *s) {
+  char *end;
+  double v = strtod(s, &end);
+  if (end == s || !(v > 0)) return 0;
+  while (*end == ' ') end++;
+  static const struct { const char *unit; double mult; } units[] = {
+      {"", 1}, {"B", 1}, {"K", 1e3}, {"KB", 1e3}, {"KiB", 1024}, {"M", 1e6}, {"MB", 1e6},
+      {"MiB", 1 << 20}, {"G", 1e9}, {"GB", 1e9}, {"GiB", 1 << 30}, {"T", 1e12}, {"TB", 1e12},
+      {"TiB", 1099511627776.0}};
+  for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+    if (!strcmp(end, units[i].unit)) {
+      double b = v * units[i].mult;
+      return b >= 1 && b < 1.8e19 ? (uint64_t)b : 0;
+    }
+  return 0;
+}
 
 static int parse_dim(const char *arg, model_dim_override *o) {
   const char *eq = strchr(arg, '=');
@@ -83,6 +111,29 @@ int main(int argc, char **argv) {
         fprintf(stderr, "dlc: --time-limit wants seconds from 0 to 3600\n");
         return 1;
       }
+    } else if (!strcmp(a, "--no-fold")) {
+      opt.no_fold = 1;
+    } else if (!strcmp(a, "--no-views")) {
+      opt.no_views = 1;
+    } else if (!strcmp(a, "--no-concat-elision")) {
+      opt.no_concat = 1;
+    } else if (!strcmp(a, "--no-inplace")) {
+      opt.no_inplace = 1;
+    } else if (!strcmp(a, "--no-schedule")) {
+      opt.no_schedule = 1;
+    } else if (!strcmp(a, "--placement") && has_next) {
+      const char *v = argv[++i];
+      if (strcmp(v, "greedy") && strcmp(v, "best")) {
+        fprintf(stderr, "dlc: --placement is greedy or best, not '%s'\n", v);
+        return 1;
+      }
+      opt.greedy = !strcmp(v, "greedy");
+    } else if (!strcmp(a, "--memory-limit") && has_next) {
+      opt.memory_limit = parse_size(argv[++i]);
+      if (!opt.memory_limit) {
+        fprintf(stderr, "dlc: --memory-limit wants a size such as 8GiB, 512MB or 1000000, not '%s'\n", argv[i]);
+        return 1;
+      }
     } else if (!strcmp(a, "--quiet")) {
       quiet = 1;
     } else if (a[0] == '-' && a[1]) {
@@ -105,6 +156,7 @@ int main(int argc, char **argv) {
   int rc = compile_model(&opt, &r, stderr);
   if (rc == 0) {
     if (!quiet) report_summary(stdout, r.plan);
+    if (opt.memory_limit) report_fit(stdout, &r, opt.memory_limit, text_report);
     if (text_report) report_text(stdout, &r.arena, r.plan);
     if (!opt.plan_path && !quiet) printf("dlc: no -o given: the model checks out; no plan written\n");
   }

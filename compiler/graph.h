@@ -68,6 +68,10 @@ typedef struct graph_tensor {
   uint64_t init_seed;
   const yml_node *init_values; /* GRAPH_INIT_VALUES */
   void *data;                  /* the values once known (values:, weights file, folding) */
+  /* storage (storage.c): where the bytes live when not in their own buffer */
+  struct graph_tensor *alias_of; /* written over it (in place), or a window on its bytes (view) */
+  int alias_kind;                /* RT_ALIAS_INPLACE or RT_ALIAS_VIEW (rt_plan.h) */
+  uint64_t alias_offset;         /* byte offset of this tensor inside alias_of */
 } graph_tensor;
 
 typedef enum graph_attr_type {
@@ -94,6 +98,7 @@ struct graph_node {
   const char *name;     /* `name:` or a generated "Op_<index>" */
   bool named;           /* name came from the file */
   int index;            /* position in the file's nodes list */
+  int pos;              /* scratch: position in g->nodes, for passes that need it */
   src_loc loc;          /* the node's mapping */
   src_loc op_loc;
   int n_in, n_out;
@@ -102,6 +107,7 @@ struct graph_node {
   src_loc *in_loc, *out_loc;
   int n_attrs;
   graph_attr *attrs;
+  bool elided;          /* no kernel: its outputs are views (storage.c) */
   /* canonical kernel attributes, set by inference */
   int64_t *ia;
   int n_ia;

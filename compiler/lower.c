@@ -1,13 +1,13 @@
 /*
  * lower.c: the checked, ordered graph -> the runtime's plan tables.
  *
- * Each live node becomes one rt_node with its canonical attributes and one
- * step (a kernel launch). Tensors become rt_tensors with their kind: inputs,
- * params, outputs, activations. Ops that only move bytes unchanged in
- * memory (Identity, Dropout, Reshape, Flatten, Squeeze, Unsqueeze, and a
- * Reduce with nothing to reduce) lower to a copy of their one input.
- * Params get offsets in the params region here; slab offsets are the memory
- * planner's job (memplan.c).
+ * Each node that is not elided (storage.c) becomes one rt_node with its
+ * canonical attributes and one step (a kernel launch). Tensors become
+ * rt_tensors with their kind (inputs, params, outputs, activations) and what
+ * they share bytes with. Ops that only move bytes unchanged in memory and
+ * were not made views lower to a copy of their one input. Params get offsets
+ * in the params region here (a view of a param shares its parent's); slab
+ * offsets are the memory planner's job (memplan.c).
  */
 #include "lower.h"
 
@@ -16,6 +16,18 @@
 #include <string.h>
 
 static uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
+
+static graph_tensor *root_of(graph_tensor *t) {
+  while (t->alias_of) t = t->alias_of;
+  return t;
+}
+
+/* Byte offset of t inside its root. */
+static uint64_t offset_in_root(const graph_tensor *t) {
+  uint64_t off = 0;
+  for (; t->alias_of; t = t->alias_of) off += t->alias_offset;
+  return off;
+}
 
 static int is_copy_op(const graph_node *n) {
   switch (n->op) {
@@ -58,8 +70,11 @@ rt_plan *lower_graph(graph *g, const lower_options *opt, int32_t **tensor_map_ou
   for (int i = 0; i < g->n_inputs; i++) need[g->inputs[i]->id] = 1;
   for (int i = 0; i < g->n_outputs; i++) need[g->outputs[i]->id] = 1;
   size_t n_args = 0, n_ints = 0, n_floats = 0;
+  int n_live = 0;
   for (int k = 0; k < g->n_nodes; k++) {
     graph_node *n = g->nodes[k];
+    if (n->elided) continue;
+    n_live++;
     for (int i = 0; i < n->n_in; i++)
       if (n->in[i]) need[n->in[i]->id] = 1;
     for (int i = 0; i < n->n_out; i++)
@@ -68,6 +83,10 @@ rt_plan *lower_graph(graph *g, const lower_options *opt, int32_t **tensor_map_ou
     n_ints += (size_t)n->n_ia;
     n_floats += (size_t)n->n_fa;
   }
+  /* whatever a needed tensor shares bytes with must be in the plan too */
+  for (int i = 0; i < g->n_tensors; i++)
+    if (need[i])
+      for (graph_tensor *t = g->tensors[i]->alias_of; t; t = t->alias_of) need[t->id] = 1;
   uint32_t nt = 0;
   for (int i = 0; i < g->n_tensors; i++) map[i] = need[i] ? (int32_t)nt++ : -1;
   p->tensors = arena_array(a, nt + 1, sizeof *p->tensors);
@@ -83,10 +102,21 @@ rt_plan *lower_graph(graph *g, const lower_options *opt, int32_t **tensor_map_ou
     for (int d = 0; d < gt->rank; d++) t->dims[d] = gt->dims[d].v;
     t->bytes = graph_tensor_bytes(gt);
     t->alias_of = -1;
-    t->offset = 0;
+    t->offset = offset_in_root(gt); /* slab: memplan adds the group's base */
     if (g->batch_sym >= 0 && gt->rank > 0 && gt->dims[0].sym == g->batch_sym) t->flags |= RT_TF_BATCHED;
     if (gt->is_output) t->flags |= RT_TF_OUTPUT;
-    switch (gt->kind) {
+    if (gt->alias_of) {
+      t->alias_of = map[gt->alias_of->id];
+      t->alias_kind = gt->alias_kind;
+    }
+    graph_tensor_kind kind = root_of(gt)->kind == GRAPH_PARAM ? GRAPH_PARAM : gt->kind;
+    if (kind == GRAPH_PARAM && gt->alias_of) {
+      /* a view of a param: placed with its root below */
+      t->kind = RT_KIND_PARAM;
+      t->flags &= ~RT_TF_BATCHED;
+      continue;
+    }
+    switch (kind) {
     case GRAPH_INPUT: t->kind = RT_KIND_INPUT; break;
     case GRAPH_VALUE: t->kind = gt->is_output ? RT_KIND_OUTPUT : RT_KIND_ACTIVATION; break;
     case GRAPH_PARAM:
@@ -113,21 +143,36 @@ rt_plan *lower_graph(graph *g, const lower_options *opt, int32_t **tensor_map_ou
     }
   }
   p->params_bytes = params_at;
+  /* param views share their root's bytes and values */
+  for (int i = 0; i < g->n_tensors; i++) {
+    if (map[i] < 0 || p->tensors[map[i]].kind != RT_KIND_PARAM || !g->tensors[i]->alias_of) continue;
+    rt_tensor *t = &p->tensors[map[i]];
+    const rt_tensor *r = &p->tensors[map[root_of(g->tensors[i])->id]];
+    t->offset = r->offset + offset_in_root(g->tensors[i]);
+    t->init = r->init;
+    t->init_a = r->init_a;
+    t->init_b = r->init_b;
+    t->init_seed = r->init_seed;
+    t->data_offset = r->data_offset + offset_in_root(g->tensors[i]);
+  }
   uint8_t *data = arena_alloc(a, data_at + 1);
   for (int i = 0; i < g->n_tensors; i++)
-    if (map[i] >= 0 && p->tensors[map[i]].kind == RT_KIND_PARAM && p->tensors[map[i]].init == RT_INIT_DATA)
+    if (map[i] >= 0 && p->tensors[map[i]].kind == RT_KIND_PARAM && !g->tensors[i]->alias_of &&
+        p->tensors[map[i]].init == RT_INIT_DATA)
       memcpy(data + p->tensors[map[i]].data_offset, g->tensors[i]->data, p->tensors[map[i]].bytes);
   p->param_data = data;
   p->param_data_bytes = data_at;
 
   /* Nodes and steps, one step per node. */
-  p->nodes = arena_array(a, (size_t)g->n_nodes + 1, sizeof *p->nodes);
-  p->steps = arena_array(a, (size_t)g->n_nodes + 1, sizeof *p->steps);
+  p->nodes = arena_array(a, (size_t)n_live + 1, sizeof *p->nodes);
+  p->steps = arena_array(a, (size_t)n_live + 1, sizeof *p->steps);
   p->args = arena_array(a, n_args + 1, sizeof *p->args);
   p->ints = arena_array(a, n_ints + 1, sizeof *p->ints);
   p->floats = arena_array(a, n_floats + 1, sizeof *p->floats);
-  for (int k = 0; k < g->n_nodes; k++) {
-    graph_node *gn = g->nodes[k];
+  int k = 0;
+  for (int gk = 0; gk < g->n_nodes; gk++) {
+    graph_node *gn = g->nodes[gk];
+    if (gn->elided) continue;
     rt_node *n = &p->nodes[k];
     int copy = is_copy_op(gn);
     n->op = copy ? RT_OP_IDENTITY : gn->op;
@@ -173,9 +218,10 @@ rt_plan *lower_graph(graph *g, const lower_options *opt, int32_t **tensor_map_ou
       if (id >= 0) p->args[p->n_args++] = id;
     }
     s->n_writes = p->n_args - s->writes;
+    k++;
   }
-  p->n_nodes = (uint32_t)g->n_nodes;
-  p->n_steps = (uint32_t)g->n_nodes;
+  p->n_nodes = (uint32_t)n_live;
+  p->n_steps = (uint32_t)n_live;
 
   p->inputs = arena_array(a, (size_t)g->n_inputs + 1, sizeof *p->inputs);
   p->outputs = arena_array(a, (size_t)g->n_outputs + 1, sizeof *p->outputs);

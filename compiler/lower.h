@@ -18,7 +18,21 @@ rt_plan *lower_graph(graph *g, const lower_options *opt, int32_t **tensor_map_ou
 
 typedef struct memplan_options {
   double time_limit_s; /* for the planner's searches */
+  int greedy;          /* place with the greedy-by-size baseline instead */
 } memplan_options;
+
+/* The bytes of a group of tensors sharing storage, kept at its root's index:
+ * alive over steps [first, last] (last < 0: no group roots here). */
+typedef struct memplan_group {
+  int32_t first, last;
+  uint64_t bytes;
+} memplan_group;
+
+/* Fill groups[root] for every group of slab tensors (p's lifetimes set). */
+void memplan_groups(const rt_plan *p, memplan_group *groups);
+/* Largest total of group bytes alive at one step; live (may be NULL)
+ * receives the total per step. */
+uint64_t memplan_live_bytes(const rt_plan *p, const memplan_group *groups, uint64_t *live);
 
 typedef struct memplan_stats {
   uint64_t lower_bound_aligned; /* the planner's bound on aligned sizes */
@@ -29,5 +43,8 @@ typedef struct memplan_stats {
 /* Liveness over the steps, then offsets from the planner; sets slab_bytes
  * and lower_bound. Errors (out of memory) through g->d. */
 void memplan_assign(graph *g, rt_plan *p, const memplan_options *opt, memplan_stats *st);
+
+/* The memory bound of a plan's kernel order (lifetimes, no placement). */
+uint64_t memplan_bound(graph *g, rt_plan *p);
 
 #endif

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "npy.h"
 #include "ops.h"
 
 #define ERR(loc, ...) diag_error(g->d, (loc), __VA_ARGS__)
@@ -439,6 +440,24 @@ static void read_outputs(graph *g, const yml_node *root) {
   }
 }
 
+/* Inputs and outputs are also file names in a data directory (spec 3):
+ * each must map to a usable name, and no two inputs (or outputs) to the same. */
+static void check_file_names(graph *g, graph_tensor **ts, int n, const char *what) {
+  strmap seen;
+  strmap_init(&seen, g->ar);
+  for (int i = 0; i < n; i++) {
+    char file[300];
+    if (rt_npy_filename(ts[i]->name, file, sizeof file))
+      ERR(ts[i]->loc, "%s '%s' cannot be a data file name (empty, '.', '..' or over 250 bytes)",
+          what, ts[i]->name);
+    graph_tensor *other = strmap_get(&seen, file);
+    if (other)
+      ERR(ts[i]->loc, "%ss '%s' and '%s' would both be the data file %s ('/' and ':' are written "
+                      "as '_')", what, other->name, ts[i]->name, file);
+    strmap_put(&seen, arena_strdup(g->ar, file), ts[i]);
+  }
+}
+
 /* A directory part of path (with trailing '/'), or "" */
 static const char *dir_of(graph *g, const char *path) {
   const char *slash = strrchr(path, '/');
@@ -480,5 +499,7 @@ graph *model_build(arena *a, diag *d, const yml_node *root, const char *file,
   for (int i = 0; i < nodes->n; i++) read_node(g, nodes->items[i], i, &node_names);
   resolve_inputs(g);
   read_outputs(g, root);
+  check_file_names(g, g->inputs, g->n_inputs, "input");
+  check_file_names(g, g->outputs, g->n_outputs, "output");
   return g;
 }

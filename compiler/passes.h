@@ -5,6 +5,9 @@
  *   graph_infer      shapes, dtypes, attribute checks, canonical attributes (infer.c)
  *   graph_load_params param values: values:, init:, weights file (params.c)
  *   graph_dce        drop nodes whose results nobody uses (dce.c)
+ *   graph_fold       fold per-channel affine chains into Conv / Gemm (fold.c)
+ *   graph_schedule   choose the kernel order that needs the least memory (schedule.c)
+ *   graph_plan_storage  views, concat elision, in-place writes (storage.c)
  */
 #ifndef PASSES_H
 #define PASSES_H
@@ -16,5 +19,17 @@ void graph_infer(graph *g);
 void graph_load_params(graph *g);
 /* Returns the number of nodes removed. */
 int graph_dce(graph *g);
+void graph_fold(graph *g);
+
+enum { SCHED_FILE, SCHED_GREEDY, SCHED_DFS, SCHED_COUNT };
+/* Reorder g->nodes by strategy; -1 when the graph is too big for it. */
+int graph_schedule(graph *g, int strategy);
+
+typedef struct storage_options {
+  bool views;   /* Reshape-like ops become views */
+  bool concat;  /* producers write into their slice of a Concat */
+  bool inplace; /* elementwise ops overwrite a dying input */
+} storage_options;
+void graph_plan_storage(graph *g, const storage_options *opt);
 
 #endif

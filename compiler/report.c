@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "lower.h"
 #include "outfile.h"
 #include "rt_ops.h"
 
@@ -65,9 +66,10 @@ void report_text(FILE *f, arena *a, const rt_plan *p) {
     if (!in_slab(t)) continue;
     born[t->first_step]++;
     freed[t->last_step]++;
-    if (t->alias_of >= 0) continue;
-    for (int32_t s = t->first_step; s <= t->last_step; s++) live[s] += t->bytes;
   }
+  memplan_group *groups = arena_array(a, p->n_tensors + 1, sizeof *groups);
+  memplan_groups(p, groups);
+  memplan_live_bytes(p, groups, live);
   fprintf(f, "\nsteps of %s (live: slab bytes alive during the step)\n", p->model);
   fprintf(f, "%5s  %-30s %-20s %12s %4s %4s\n", "step", "kernel", "ops", "live", "born", "free");
   for (uint32_t s = 0; s < p->n_steps; s++) {

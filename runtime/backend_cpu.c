@@ -113,7 +113,7 @@ static void materialise_params(cpu_backend *b) {
   const rt_plan *p = b->plan;
   for (uint32_t i = 0; i < p->n_tensors; i++) {
     const rt_tensor *t = &p->tensors[i];
-    if (t->kind != RT_KIND_PARAM) continue;
+    if (t->kind != RT_KIND_PARAM || t->alias_of >= 0) continue; /* a view shares its root's bytes */
     if (t->init == RT_INIT_DATA) {
       memcpy(b->params + t->offset, p->param_data + t->data_offset, t->bytes);
     } else {

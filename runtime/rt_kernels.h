@@ -17,8 +17,12 @@
  * with the same views and pool. Views' data pointers may be NULL when only the
  * scratch size is asked for.
  *
- * Aliasing. An output may be the same memory as an input of an elementwise op
- * (in-place); otherwise outputs do not overlap inputs.
+ * Aliasing. Output 0 may be the same memory as input 0 (or, for the binary
+ * ops, any input of the output's shape) for the unary and binary elementwise
+ * ops, BatchNormalization, LayerNormalization, Softmax and LogSoftmax: each
+ * writes an element only after its last read of that position. The compiler
+ * plans such in-place writes (compiler/storage.c); otherwise outputs never
+ * overlap inputs.
  */
 #ifndef RT_KERNELS_H
 #define RT_KERNELS_H

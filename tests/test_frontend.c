@@ -112,6 +112,9 @@ static void test_node_errors(void) {
                "missing the required key 'out'");
   EXPECT_ERROR(HEAD "nodes:\n  - {op: Relu, in: x, out: y, name: a}\n  - {op: Relu, in: y, out: z, name: a}\n"
                "outputs: [z]\n", "m.yaml:7:37", "node name 'a' is used twice");
+  EXPECT_ERROR("name: t\ninputs:\n  a/b: {shape: [2]}\n  a_b: {shape: [2]}\nnodes:\n"
+               "  - {op: Add, in: [a/b, a_b], out: y}\noutputs: [y]\n", "m.yaml:4:3",
+               "inputs 'a/b' and 'a_b' would both be the data file a_b.npy");
   EXPECT_ERROR(HEAD "nodes:\n  - {op: Relu, in: x, out: y}\noutputs: [q]\n", "m.yaml:7:11",
                "output 'q' is not defined");
 }
@@ -345,10 +348,11 @@ static void test_any_order_and_dce(void) {
 static void test_yaml_scalars(void) {
   /* YAML 1.1 typing: 0x10 and 010 are integers, 1e-5 and .inf floats. */
   const char *text = HEAD "params:\n  v: {shape: [4], values: [0x10, 010, 1e-5, -.inf]}\nnodes:\n"
-                     "  - {op: Add, in: [x, v], out: y}\noutputs: [y]\n";
+                     "  - {op: Add, in: [x, v], out: y}\noutputs: [y, v]\n";
   compile_result r;
   CU_ASSERT_EQUAL_FATAL(compile_text(text, &r, NULL), 0);
   const rt_tensor *v = find(&r, "v");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(v);
   float got[4];
   memcpy(got, r.plan->param_data + v->data_offset, sizeof got);
   float want[4] = {16, 8, 1e-5f, -INFINITY};

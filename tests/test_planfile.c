@@ -83,7 +83,7 @@ static void test_round_trip(void) {
   char err[512];
   CU_ASSERT_EQUAL_FATAL(rt_plan_parse(dup(b, n), n, &p, err, sizeof err), 0);
   CU_ASSERT_STRING_EQUAL(p.model, "t");
-  CU_ASSERT_EQUAL(p.n_steps, 5);
+  CU_ASSERT_EQUAL(p.n_steps, 4); /* Flatten is a view: no kernel */
   CU_ASSERT_EQUAL(p.nodes[0].op, RT_OP_CONV);
   CU_ASSERT_EQUAL(p.nodes[0].n_ia, 11);
   CU_ASSERT_EQUAL(p.ints[p.nodes[0].ia + 7], 1); /* pad_t */
@@ -92,9 +92,16 @@ static void test_round_trip(void) {
   CU_ASSERT(p.tensors[p.outputs[0]].flags & RT_TF_BATCHED);
   CU_ASSERT_EQUAL(p.batch_dim, 0);
   CU_ASSERT_STRING_EQUAL(p.dims[0].name, "N");
-  int found_b = 0;
+  int found_b = 0, found_f = 0;
   for (uint32_t i = 0; i < p.n_tensors; i++) {
     const rt_tensor *t = &p.tensors[i];
+    if (!strcmp(t->name, "f")) {
+      CU_ASSERT_EQUAL(t->alias_kind, RT_ALIAS_VIEW);
+      CU_ASSERT_FATAL(t->alias_of >= 0);
+      CU_ASSERT_STRING_EQUAL(p.tensors[t->alias_of].name, "p");
+      CU_ASSERT_EQUAL(t->offset, p.tensors[t->alias_of].offset);
+      found_f = 1;
+    }
     if (!strcmp(t->name, "w")) {
       CU_ASSERT_EQUAL(t->init, RT_INIT_NORMAL);
       CU_ASSERT_EQUAL(t->init_seed, 3);
@@ -108,7 +115,7 @@ static void test_round_trip(void) {
       found_b = 1;
     }
   }
-  CU_ASSERT(found_b);
+  CU_ASSERT(found_b && found_f);
   CU_ASSERT_EQUAL(rt_plan_verify_memory(&p, err, sizeof err), 0);
   /* serialising what was read gives the same bytes */
   uint8_t *again;

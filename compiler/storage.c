@@ -1,0 +1,164 @@
+/*
+ * storage.c: lowering the memory bound by sharing bytes, decided on the
+ * scheduled graph before lowering.
+ *
+ *  1. Views. Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout (and a
+ *     Reduce with nothing to reduce) only relabel bytes: the node is elided
+ *     and its output becomes a view of its input (same bytes, no copy).
+ *  2. Concat elision. When every dimension before the concat axis is 1 (a
+ *     channel concat at batch 1, say), each input is one contiguous block of
+ *     the output; its producer writes straight into that block and the
+ *     Concat node disappears. Chains of concats (DenseNet) nest.
+ *  3. In place. An elementwise op (and BatchNormalization,
+ *     LayerNormalization, Softmax) writes its output over an input of the
+ *     same size whose bytes, together with everything sharing them, are not
+ *     read after this step.
+ *
+ * Each tensor records what it shares bytes with (alias_of, alias_kind,
+ * alias_offset); memplan.c plans one buffer per group of tensors sharing
+ * bytes. The rules here keep every group checkable by planner/verify.h:
+ * views nest inside their parents, and an in-place write shares bytes with
+ * what it overwrites only at the step where that dies.
+ */
+#include <string.h>
+
+#include "passes.h"
+#include "rt_plan.h"
+
+static int is_view_op(const graph_node *n) {
+  switch (n->op) {
+  case RT_OP_IDENTITY: case RT_OP_DROPOUT: case RT_OP_RESHAPE: case RT_OP_FLATTEN:
+  case RT_OP_SQUEEZE: case RT_OP_UNSQUEEZE:
+    return 1;
+  case RT_OP_REDUCE_MEAN: case RT_OP_REDUCE_SUM: case RT_OP_REDUCE_MAX:
+    return n->n_ia == 1; /* nothing to reduce: the identity */
+  default:
+    return 0;
+  }
+}
+
+/* Which input positions the op may overwrite with output 0. */
+static int inplace_input_ok(const graph_node *n, int i) {
+  int op = n->op;
+  if (op >= RT_OP_ABS && op <= RT_OP_SOFTPLUS) return i == 0;
+  if (op >= RT_OP_ADD && op <= RT_OP_SUM) return 1; /* same shape checked by the caller */
+  if (op == RT_OP_BATCH_NORM || op == RT_OP_LAYER_NORM || op == RT_OP_SOFTMAX ||
+      op == RT_OP_LOG_SOFTMAX)
+    return i == 0;
+  return 0;
+}
+
+static graph_tensor *root_of(graph_tensor *t) {
+  while (t->alias_of) t = t->alias_of;
+  return t;
+}
+
+static int same_shape(const graph_tensor *a, const graph_tensor *b) {
+  if (a->rank != b->rank || a->dtype != b->dtype) return 0;
+  for (int i = 0; i < a->rank; i++)
+    if (a->dims[i].v != b->dims[i].v) return 0;
+  return 1;
+}
+
+static void make_views(graph *g) {
+  int kept = 0;
+  for (int k = 0; k < g->n_nodes; k++) {
+    graph_node *n = g->nodes[k];
+    graph_tensor *x = n->in[0], *y = n->out[0];
+    if (!is_view_op(n) || !x || !y) {
+      kept++;
+      continue;
+    }
+    /* A plan needs at least one step: keep the last node if it is all there is. */
+    if (kept == 0 && k == g->n_nodes - 1) return;
+    n->elided = true;
+    y->alias_of = x;
+    y->alias_kind = RT_ALIAS_VIEW;
+    y->alias_offset = 0;
+  }
+}
+
+static void elide_concats(graph *g) {
+  for (int k = 0; k < g->n_nodes; k++) {
+    graph_node *n = g->nodes[k];
+    if (n->op != RT_OP_CONCAT || n->elided || !n->out[0]) continue;
+    graph_tensor *y = n->out[0];
+    if (y->alias_of) continue;
+    int axis = (int)n->ia[0];
+    int64_t outer = 1;
+    for (int d = 0; d < axis; d++) outer *= y->dims[d].v;
+    if (outer != 1) continue; /* slices would be strided */
+    int ok = 1;
+    for (int i = 0; i < n->n_in && ok; i++) {
+      graph_tensor *x = n->in[i];
+      /* a node output (or a nested concat) not already placed elsewhere */
+      ok = x && x->kind == GRAPH_VALUE && !x->alias_of && x != y && x->dtype == y->dtype;
+      for (int j = 0; j < i && ok; j++) ok = n->in[j] != x; /* one place per tensor */
+    }
+    if (!ok) continue;
+    uint64_t at = 0;
+    for (int i = 0; i < n->n_in; i++) {
+      graph_tensor *x = n->in[i];
+      x->alias_of = y;
+      x->alias_kind = RT_ALIAS_VIEW;
+      x->alias_offset = at;
+      at += graph_tensor_bytes(x);
+    }
+    n->elided = true;
+  }
+}
+
+static void plan_inplace(graph *g) {
+  /* last[t]: the last step reading t, or INT32_MAX for model outputs. The
+   * group of a root dies at the max over its members. */
+  int n_t = g->n_tensors;
+  int *last = arena_array(g->ar, (size_t)n_t + 1, sizeof *last);
+  int step = 0;
+  for (int k = 0; k < g->n_nodes; k++) {
+    graph_node *n = g->nodes[k];
+    if (n->elided) continue;
+    for (int i = 0; i < n->n_in; i++)
+      if (n->in[i] && step > last[n->in[i]->id]) last[n->in[i]->id] = step;
+    step++;
+  }
+  for (int i = 0; i < g->n_outputs; i++) last[g->outputs[i]->id] = INT32_MAX;
+  int *group_last = arena_array(g->ar, (size_t)n_t + 1, sizeof *group_last);
+  for (int t = 0; t < n_t; t++) {
+    graph_tensor *r = root_of(g->tensors[t]);
+    if (last[t] > group_last[r->id]) group_last[r->id] = last[t];
+  }
+  step = 0;
+  for (int k = 0; k < g->n_nodes; k++) {
+    graph_node *n = g->nodes[k];
+    if (n->elided) continue;
+    graph_tensor *y = n->out[0];
+    /* y must be free to move: not a view or slice, nothing else inside it */
+    int movable = y && !y->alias_of && y->kind == GRAPH_VALUE;
+    for (int i = 0; movable && i < n->n_in; i++) {
+      graph_tensor *x = n->in[i];
+      if (!x || !inplace_input_ok(n, i) || x->kind == GRAPH_PARAM || !same_shape(x, y)) continue;
+      graph_tensor *r = root_of(x);
+      if (r->kind == GRAPH_PARAM || group_last[r->id] != step) continue;
+      y->alias_of = x;
+      y->alias_kind = RT_ALIAS_INPLACE;
+      y->alias_offset = 0;
+      /* y and its views join x's group, which now lives as long as they do */
+      if (group_last[y->id] > group_last[r->id]) group_last[r->id] = group_last[y->id];
+      break;
+    }
+    step++;
+  }
+}
+
+void graph_plan_storage(graph *g, const storage_options *opt) {
+  /* start over: the driver tries several kernel orders */
+  for (int t = 0; t < g->n_tensors; t++) {
+    g->tensors[t]->alias_of = NULL;
+    g->tensors[t]->alias_kind = 0;
+    g->tensors[t]->alias_offset = 0;
+  }
+  for (int k = 0; k < g->n_nodes; k++) g->nodes[k]->elided = false;
+  if (opt->views) make_views(g);
+  if (opt->concat) elide_concats(g);
+  if (opt->inplace) plan_inplace(g);
+}
