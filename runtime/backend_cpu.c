@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "rt_backend.h"
-#include "rt_init.h"
+#include "rt_params.h"
 #include "rt_kernels.h"
 
 typedef struct conv_slot {
@@ -94,33 +94,6 @@ static void cpu_destroy(rt_backend *base) {
   free(b->views);
   free(b->slots);
   free(b);
-}
-
-typedef struct fill_job {
-  const rt_plan *p;
-  uint8_t *params;
-  const rt_tensor *t;
-} fill_job;
-
-static void fill_chunk(void *arg, int64_t begin, int64_t end, int thread) {
-  (void)thread;
-  fill_job *j = arg;
-  const rt_tensor *t = j->t;
-  rt_init_fill(t->init, t->init_a, t->init_b, t->init_seed, t->dtype, j->params + t->offset, begin, end);
-}
-
-static void materialise_params(cpu_backend *b) {
-  const rt_plan *p = b->plan;
-  for (uint32_t i = 0; i < p->n_tensors; i++) {
-    const rt_tensor *t = &p->tensors[i];
-    if (t->kind != RT_KIND_PARAM || t->alias_of >= 0) continue; /* a view shares its root's bytes */
-    if (t->init == RT_INIT_DATA) {
-      memcpy(b->params + t->offset, p->param_data + t->data_offset, t->bytes);
-    } else {
-      fill_job j = {p, b->params, t};
-      rt_pool_run(b->pool, rt_numel(t->rank, t->dims), 1 << 14, fill_chunk, &j);
-    }
-  }
 }
 
 rt_backend *rt_cpu_backend_create(const rt_plan *p, int threads, char *err, size_t err_size) {
@@ -229,7 +202,7 @@ rt_backend *rt_cpu_backend_create(const rt_plan *p, int threads, char *err, size
     }
   }
   free(fused_off);
-  materialise_params(b);
+  rt_params_materialize(p, b->params, b->pool);
 
   b->base.name = "cpu";
   snprintf(b->base.device, sizeof b->base.device, "CPU, %d thread%s", rt_pool_size(b->pool),

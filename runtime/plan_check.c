@@ -404,6 +404,58 @@ static int in_range(uint64_t start, uint64_t count, uint64_t limit) {
   return start <= limit && count <= limit - start;
 }
 
+/* Bytes a GEMM operand spans: (batch-1)*stride + (rows-1)*ld + cols elements. */
+static int gemm_fits(const rt_tensor *t, int64_t batch, int64_t stride, int64_t rows, int64_t cols,
+                     int64_t ld) {
+  if (!t || rows < 1 || cols < 1 || ld < cols || stride < 0 || batch < 1 || ld > (1LL << 40) ||
+      stride > (1LL << 40) || batch > (1LL << 24) || rows > (1LL << 32) || cols > (1LL << 32))
+    return 0;
+  uint64_t elems = (uint64_t)(batch - 1) * (uint64_t)stride + (uint64_t)(rows - 1) * (uint64_t)ld + (uint64_t)cols;
+  return elems <= t->bytes / rt_dtype_size(t->dtype);
+}
+
+static int check_launch(chk *c, uint32_t s) {
+  const rt_plan *p = c->p;
+  const rt_launch *l = &p->launches[s];
+  if (l->kind < 0 || l->kind >= RT_LAUNCH_COUNT) return bad(c, "step %u has launch kind %d", s, l->kind);
+  if (!in_range(l->args, l->n_args, p->n_args) || !in_range(l->ia, l->n_ia, p->n_ints) ||
+      !in_range(l->fa, l->n_fa, p->n_floats) || l->n_args > 4096)
+    return bad(c, "step %u's launch refers outside the argument tables", s);
+  const rt_tensor *t[4096];
+  for (uint32_t k = 0; k < l->n_args; k++) {
+    int32_t id = p->args[l->args + k];
+    if (id != -1 && (id < 0 || (uint32_t)id >= p->n_tensors)) return bad(c, "step %u's launch uses tensor %d", s, id);
+    t[k] = id < 0 ? NULL : &p->tensors[id];
+    if (t[k] && t[k]->kind == RT_KIND_FUSED) return bad(c, "step %u passes fused tensor '%s' to the GPU", s, t[k]->name);
+  }
+  if (l->kind == RT_LAUNCH_KERNEL) {
+    uint64_t threads = (uint64_t)l->block[0] * l->block[1] * l->block[2];
+    if (!l->function[0] || threads == 0 || threads > 1024 || !l->grid[0] || !l->grid[1] || !l->grid[2] ||
+        l->grid[1] > 65535 || l->grid[2] > 65535 || l->shared_bytes > (228u << 10))
+      return bad(c, "step %u's kernel '%s' has a bad launch shape", s, l->function);
+    if (!p->ptx && !p->cubin) return bad(c, "step %u launches a kernel but the plan has no GPU code", s);
+  }
+  if (l->kind == RT_LAUNCH_GEMM) {
+    if (l->n_ia != RT_GEMM_IA || l->n_fa != 2 || l->n_args != RT_GEMM_ARGS)
+      return bad(c, "step %u's GEMM has %u ints, %u floats, %u args", s, l->n_ia, l->n_fa, l->n_args);
+    const int64_t *g = p->ints + l->ia;
+    int64_t ta = g[0], tb = g[1], m = g[2], n = g[3], k = g[4], batch = g[5];
+    if ((ta | tb) & ~1LL || g[12] < RT_GEMM_EPI_NONE || g[12] > RT_GEMM_EPI_BIAS_GELU)
+      return bad(c, "step %u's GEMM has bad flags", s);
+    /* row-major: op(A) is m x k, op(B) k x n, C and D m x n */
+    if (!gemm_fits(t[0], batch, g[9], ta ? k : m, ta ? m : k, g[6]) ||
+        !gemm_fits(t[1], batch, g[10], tb ? n : k, tb ? k : n, g[7]) ||
+        !gemm_fits(t[3], batch, g[11], m, n, g[8]) || (t[2] && !gemm_fits(t[2], batch, g[11], m, n, g[8])))
+      return bad(c, "step %u's GEMM (%lld x %lld x %lld, batch %lld) reaches past its tensors", s,
+                 (long long)m, (long long)n, (long long)k, (long long)batch);
+    int bias = g[12] == RT_GEMM_EPI_BIAS || g[12] == RT_GEMM_EPI_BIAS_RELU || g[12] == RT_GEMM_EPI_BIAS_GELU;
+    if (bias && (!t[4] || t[4]->bytes / rt_dtype_size(t[4]->dtype) < (uint64_t)n))
+      return bad(c, "step %u's GEMM bias is missing or short", s);
+    if (!t[0] || !t[1] || !t[3]) return bad(c, "step %u's GEMM lacks an operand", s);
+  }
+  return 0;
+}
+
 int rt_plan_check(const rt_plan *p, char *err, size_t err_size) {
   chk c = {p, err, err_size};
   if (p->alignment == 0 || (p->alignment & (p->alignment - 1)) || p->alignment > 4096)
@@ -417,6 +469,17 @@ int rt_plan_check(const rt_plan *p, char *err, size_t err_size) {
   if (p->n_steps == 0 || p->n_nodes == 0) return bad(&c, "no steps");
   for (uint32_t i = 0; i < p->n_tensors; i++)
     if (check_tensor(&c, i)) return -1;
+  /* alias chains end (no cycle) and stay within one region */
+  for (uint32_t i = 0; i < p->n_tensors; i++) {
+    uint32_t cur = i, hops = 0;
+    int is_param = p->tensors[i].kind == RT_KIND_PARAM;
+    while (p->tensors[cur].alias_of >= 0 && hops++ <= p->n_tensors) {
+      cur = (uint32_t)p->tensors[cur].alias_of;
+      if ((p->tensors[cur].kind == RT_KIND_PARAM) != is_param || p->tensors[cur].kind == RT_KIND_FUSED)
+        return bad(&c, "tensor '%s' aliases '%s' in another region", p->tensors[i].name, p->tensors[cur].name);
+    }
+    if (hops > p->n_tensors) return bad(&c, "the alias links through '%s' form a cycle", p->tensors[i].name);
+  }
 
   /* inputs and outputs */
   for (uint32_t i = 0; i < p->n_inputs + p->n_outputs; i++) {
@@ -448,6 +511,8 @@ int rt_plan_check(const rt_plan *p, char *err, size_t err_size) {
     }
   }
   if (next != p->n_nodes) return bad(&c, "steps cover %u of %u nodes", next, p->n_nodes);
+  for (uint32_t s = 0; p->launches && s < p->n_steps; s++)
+    if (check_launch(&c, s)) return -1;
 
   /* nodes */
   nview v;

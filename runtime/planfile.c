@@ -9,7 +9,9 @@
  *   table    one 32-byte entry per section: id, record size, offset, count
  *   sections META (one record), STRINGS (bytes), DIMS, TENSORS, NODES,
  *            STEPS, ARGS (int32), INTS (int64), FLOATS (float32),
- *            IO (int32 input ids then output ids), PARAMDATA (bytes)
+ *            IO (int32 input ids then output ids), PARAMDATA (bytes),
+ *            LAUNCHES (one per step, or none for a CPU-only plan),
+ *            CUBIN and PTX (the GPU module, or empty)
  *
  * Every record has a fixed size stated in the table, so a reader can refuse
  * a file whose records it does not understand. Strings are (offset, length)
@@ -32,8 +34,11 @@
 
 enum {
   SEC_META = 1, SEC_STRINGS, SEC_DIMS, SEC_TENSORS, SEC_NODES, SEC_STEPS, SEC_ARGS,
-  SEC_INTS, SEC_FLOATS, SEC_IO, SEC_PARAMDATA, SEC_LAST = SEC_PARAMDATA
+  SEC_INTS, SEC_FLOATS, SEC_IO, SEC_PARAMDATA, SEC_LAUNCHES, SEC_CUBIN, SEC_PTX,
+  SEC_LAST = SEC_PTX
 };
+/* Sections a plan may leave empty: a CPU-only plan has no GPU code. */
+#define SEC_REQUIRED SEC_PARAMDATA
 
 #define MAGIC "DLCPLAN"
 #define ENDIAN_MARK 0x01020304u
@@ -65,6 +70,7 @@ typedef struct {
   int32_t batch_dim;
   uint64_t slab_bytes, params_bytes, workspace_bytes, lower_bound;
   uint32_t n_inputs, n_outputs;
+  uint32_t cubin_arch, reserved;
 } f_meta;
 
 typedef struct {
@@ -95,9 +101,17 @@ typedef struct {
   uint32_t first_node, n_nodes, reads, n_reads, writes, n_writes;
 } f_step;
 
+typedef struct {
+  uint32_t kind;
+  f_str function;
+  uint32_t grid[3], block[3], shared_bytes;
+  uint32_t args, n_args, ia, n_ia, fa, n_fa;
+} f_launch;
+
 _Static_assert(sizeof(f_header) == HEADER_SIZE, "header layout");
 _Static_assert(sizeof(f_section) == 32, "section layout");
-_Static_assert(sizeof(f_meta) == 56, "meta layout");
+_Static_assert(sizeof(f_meta) == 64, "meta layout");
+_Static_assert(sizeof(f_launch) == 64, "launch layout");
 _Static_assert(sizeof(f_dim) == 16, "dim layout");
 _Static_assert(sizeof(f_tensor) == 144, "tensor layout");
 _Static_assert(sizeof(f_node) == 40, "node layout");
@@ -173,6 +187,7 @@ int rt_plan_serialize(const rt_plan *p, uint8_t **out, size_t *out_size, char *e
   meta.lower_bound = p->lower_bound;
   meta.n_inputs = p->n_inputs;
   meta.n_outputs = p->n_outputs;
+  meta.cubin_arch = p->cubin_arch;
   wb_put(&sec[SEC_META], &meta, sizeof meta);
   for (uint32_t i = 0; i < p->n_dims; i++) {
     f_dim d = {put_string(&strings, p->dims[i].name), p->dims[i].value};
@@ -213,6 +228,22 @@ int rt_plan_serialize(const rt_plan *p, uint8_t **out, size_t *out_size, char *e
                 s->n_reads, s->writes, s->n_writes};
     wb_put(&sec[SEC_STEPS], &f, sizeof f);
   }
+  for (uint32_t i = 0; p->launches && i < p->n_steps; i++) {
+    const rt_launch *l = &p->launches[i];
+    f_launch f;
+    memset(&f, 0, sizeof f);
+    f.kind = (uint32_t)l->kind;
+    f.function = put_string(&strings, l->function);
+    memcpy(f.grid, l->grid, sizeof f.grid);
+    memcpy(f.block, l->block, sizeof f.block);
+    f.shared_bytes = l->shared_bytes;
+    f.args = l->args, f.n_args = l->n_args;
+    f.ia = l->ia, f.n_ia = l->n_ia;
+    f.fa = l->fa, f.n_fa = l->n_fa;
+    wb_put(&sec[SEC_LAUNCHES], &f, sizeof f);
+  }
+  if (p->cubin_bytes) wb_put(&sec[SEC_CUBIN], p->cubin, (size_t)p->cubin_bytes);
+  if (p->ptx) wb_put(&sec[SEC_PTX], p->ptx, strlen(p->ptx) + 1);
   wb_put(&sec[SEC_ARGS], p->args, (size_t)p->n_args * sizeof *p->args);
   wb_put(&sec[SEC_INTS], p->ints, (size_t)p->n_ints * sizeof *p->ints);
   wb_put(&sec[SEC_FLOATS], p->floats, (size_t)p->n_floats * sizeof *p->floats);
@@ -223,7 +254,8 @@ int rt_plan_serialize(const rt_plan *p, uint8_t **out, size_t *out_size, char *e
   static const uint32_t record[SEC_LAST + 1] = {
       [SEC_META] = sizeof(f_meta), [SEC_STRINGS] = 1, [SEC_DIMS] = sizeof(f_dim),
       [SEC_TENSORS] = sizeof(f_tensor), [SEC_NODES] = sizeof(f_node), [SEC_STEPS] = sizeof(f_step),
-      [SEC_ARGS] = 4, [SEC_INTS] = 8, [SEC_FLOATS] = 4, [SEC_IO] = 4, [SEC_PARAMDATA] = 1};
+      [SEC_ARGS] = 4, [SEC_INTS] = 8, [SEC_FLOATS] = 4, [SEC_IO] = 4, [SEC_PARAMDATA] = 1,
+      [SEC_LAUNCHES] = sizeof(f_launch), [SEC_CUBIN] = 1, [SEC_PTX] = 1};
 
   wbuf file = {0};
   f_header h;
@@ -322,7 +354,8 @@ int rt_plan_parse(uint8_t *buf, size_t size, rt_plan *out, char *err, size_t err
   static const uint32_t record[SEC_LAST + 1] = {
       [SEC_META] = sizeof(f_meta), [SEC_STRINGS] = 1, [SEC_DIMS] = sizeof(f_dim),
       [SEC_TENSORS] = sizeof(f_tensor), [SEC_NODES] = sizeof(f_node), [SEC_STEPS] = sizeof(f_step),
-      [SEC_ARGS] = 4, [SEC_INTS] = 8, [SEC_FLOATS] = 4, [SEC_IO] = 4, [SEC_PARAMDATA] = 1};
+      [SEC_ARGS] = 4, [SEC_INTS] = 8, [SEC_FLOATS] = 4, [SEC_IO] = 4, [SEC_PARAMDATA] = 1,
+      [SEC_LAUNCHES] = sizeof(f_launch), [SEC_CUBIN] = 1, [SEC_PTX] = 1};
   sec_view sec[SEC_LAST + 1];
   int seen[SEC_LAST + 1] = {0};
   memset(sec, 0, sizeof sec);
@@ -337,11 +370,12 @@ int rt_plan_parse(uint8_t *buf, size_t size, rt_plan *out, char *err, size_t err
     if (s.offset % 8 || s.offset > size || s.count > (size - s.offset) / s.record_size)
       BAD("corrupt plan: section %u (%llu records at offset %llu) lies outside the file", s.id,
           (unsigned long long)s.count, (unsigned long long)s.offset);
-    if (s.id != SEC_PARAMDATA && s.id != SEC_STRINGS && s.count > MAX_COUNT)
+    if (s.id != SEC_PARAMDATA && s.id != SEC_STRINGS && s.id != SEC_CUBIN && s.id != SEC_PTX &&
+        s.count > MAX_COUNT)
       BAD("corrupt plan: section %u has %llu records", s.id, (unsigned long long)s.count);
     sec[s.id] = (sec_view){buf + s.offset, s.count};
   }
-  for (int id = 1; id <= SEC_LAST; id++)
+  for (int id = 1; id <= SEC_REQUIRED; id++)
     if (!seen[id]) BAD("corrupt plan: section %d is missing", id);
   if (sec[SEC_META].count != 1) BAD("corrupt plan: %llu META records", (unsigned long long)sec[SEC_META].count);
   if (sec[SEC_STRINGS].count > UINT32_MAX) BAD("corrupt plan: string table too large");
@@ -358,10 +392,15 @@ int rt_plan_parse(uint8_t *buf, size_t size, rt_plan *out, char *err, size_t err
   uint32_t nd = (uint32_t)sec[SEC_DIMS].count, nt = (uint32_t)sec[SEC_TENSORS].count,
            nn = (uint32_t)sec[SEC_NODES].count, ns = (uint32_t)sec[SEC_STEPS].count,
            na = (uint32_t)sec[SEC_ARGS].count, ni = (uint32_t)sec[SEC_INTS].count,
-           nf = (uint32_t)sec[SEC_FLOATS].count, nio = (uint32_t)sec[SEC_IO].count;
+           nf = (uint32_t)sec[SEC_FLOATS].count, nio = (uint32_t)sec[SEC_IO].count,
+           nl = (uint32_t)sec[SEC_LAUNCHES].count;
+  if (nl != 0 && nl != ns) BAD("corrupt plan: %u launches for %u steps", nl, ns);
+  if (sec[SEC_PTX].count && sec[SEC_PTX].p[sec[SEC_PTX].count - 1] != 0)
+    BAD("corrupt plan: the PTX is not NUL-terminated");
   size_t total = (size_t)nd * sizeof(rt_dim) + (size_t)nt * sizeof(rt_tensor) +
                  (size_t)nn * sizeof(rt_node) + (size_t)ns * sizeof(rt_step) + (size_t)na * 4 +
-                 (size_t)ni * 8 + (size_t)nf * 4 + (size_t)nio * 4 + 8 * 8;
+                 (size_t)ni * 8 + (size_t)nf * 4 + (size_t)nio * 4 + (size_t)nl * sizeof(rt_launch) +
+                 9 * 8;
   uint8_t *block = calloc(1, total);
   if (!block) BAD("out of memory loading the plan (%zu bytes of tables)", total);
   out->storage = block;
@@ -380,6 +419,7 @@ int rt_plan_parse(uint8_t *buf, size_t size, rt_plan *out, char *err, size_t err
   CARVE(out->ints, ni, int64_t);
   CARVE(out->floats, nf, float);
   CARVE(out->inputs, nio, int32_t);
+  if (nl) CARVE(out->launches, nl, rt_launch);
 #undef CARVE
   out->outputs = out->inputs + meta.n_inputs;
 
@@ -474,6 +514,27 @@ int rt_plan_parse(uint8_t *buf, size_t size, rt_plan *out, char *err, size_t err
   memcpy(out->inputs, sec[SEC_IO].p, (size_t)nio * 4);
   out->param_data = sec[SEC_PARAMDATA].p;
   out->param_data_bytes = sec[SEC_PARAMDATA].count;
+  for (uint32_t i = 0; i < nl; i++) {
+    f_launch f;
+    memcpy(&f, sec[SEC_LAUNCHES].p + (size_t)i * sizeof f, sizeof f);
+    rt_launch *l = &out->launches[i];
+    if (get_string(strings, n_strings, f.function, &l->function, err, err_size, "a kernel function")) {
+      rt_plan_free(out);
+      return -1;
+    }
+    l->kind = f.kind > 1000 ? -1 : (int)f.kind;
+    memcpy(l->grid, f.grid, sizeof l->grid);
+    memcpy(l->block, f.block, sizeof l->block);
+    l->shared_bytes = f.shared_bytes;
+    l->args = f.args, l->n_args = f.n_args;
+    l->ia = f.ia, l->n_ia = f.n_ia;
+    l->fa = f.fa, l->n_fa = f.n_fa;
+  }
+  out->cubin = sec[SEC_CUBIN].count ? sec[SEC_CUBIN].p : NULL;
+  out->cubin_bytes = sec[SEC_CUBIN].count;
+  out->cubin_arch = meta.cubin_arch;
+  out->ptx = sec[SEC_PTX].count ? (const char *)sec[SEC_PTX].p : NULL;
+  out->ptx_bytes = sec[SEC_PTX].count;
 #undef BAD
   if (rt_plan_check(out, err, err_size)) {
     rt_plan_free(out);

@@ -97,6 +97,38 @@ typedef struct rt_step {
   uint32_t writes, n_writes;
 } rt_step;
 
+/* How the GPU runs a step. The CPU backend ignores these and runs the
+ * step's nodes with the reference kernels (fused tensors in host scratch).
+ * Stored in plan.bin: append only. */
+typedef enum rt_launch_kind {
+  RT_LAUNCH_NONE = 0,   /* no GPU code: the plan is CPU-only, or nothing to do */
+  RT_LAUNCH_KERNEL = 1, /* a generated kernel in the plan's code module */
+  RT_LAUNCH_GEMM = 2,   /* a cuBLASLt matmul (layout in ia, see below) */
+  RT_LAUNCH_COUNT
+} rt_launch_kind;
+
+/* RT_LAUNCH_GEMM: D[b] = epilogue(alpha * op(A[b]) op(B[b]) + beta * C[b])
+ * in row-major terms, ia = [trans_a, trans_b, m, n, k, batch, lda, ldb, ldc,
+ * stride_a, stride_b, stride_c, epilogue] (strides in elements, 0 for a
+ * matrix shared by the batch; epilogue RT_GEMM_EPI_*), fa = [alpha, beta],
+ * args = [A, B, C or -1, D, bias or -1, workspace or -1] (tensor ids). */
+enum {
+  RT_GEMM_EPI_NONE = 0, RT_GEMM_EPI_BIAS = 1, RT_GEMM_EPI_RELU = 2, RT_GEMM_EPI_BIAS_RELU = 3,
+  RT_GEMM_EPI_GELU = 4, RT_GEMM_EPI_BIAS_GELU = 5
+};
+enum { RT_GEMM_IA = 13, RT_GEMM_ARGS = 6 };
+
+typedef struct rt_launch {
+  int kind;                  /* rt_launch_kind */
+  const char *function;      /* RT_LAUNCH_KERNEL: entry point in the module */
+  uint32_t grid[3], block[3];
+  uint32_t shared_bytes;     /* dynamic shared memory */
+  uint32_t args, n_args;     /* tensor ids in plan->args, passed in order as device
+                                pointers (-1: a null pointer) */
+  uint32_t ia, n_ia;         /* extra int64 parameters (GEMM layout) in ints */
+  uint32_t fa, n_fa;         /* extra float parameters in floats */
+} rt_launch;
+
 typedef struct rt_dim {
   const char *name;
   int64_t value;
@@ -130,6 +162,14 @@ typedef struct rt_plan {
   uint32_t n_outputs;
   const uint8_t *param_data;
   uint64_t param_data_bytes;
+  rt_launch *launches;       /* one per step when the plan has GPU code, else NULL */
+  /* The GPU module: CUBIN for one architecture (cubin_arch, e.g. 90 for
+   * sm_90) and PTX for the others, both of every generated kernel. */
+  const uint8_t *cubin;
+  uint64_t cubin_bytes;
+  uint32_t cubin_arch;
+  const char *ptx;           /* NUL-terminated; NULL when there is no GPU code */
+  uint64_t ptx_bytes;
   void *storage;             /* owner of the arrays above when read from a file */
   void *file;                /* the file's bytes (strings and param_data point here) */
 } rt_plan;
