@@ -9,6 +9,7 @@
 
 #include "passes.h"
 #include "report.h"
+#include "report_svg.h"
 #include "yml.h"
 
 /* A plan the compiler built must pass the runtime's own checks; if it does
@@ -51,6 +52,7 @@ static int compile_plan(const compile_options *opt, compile_result *r, FILE *dia
   for (int s = 0; s < (opt->no_schedule ? 1 : SCHED_COUNT); s++) {
     memcpy(g->nodes, base, order_bytes);
     if (graph_schedule(g, s)) continue;
+    graph_fuse(g, !opt->no_fuse);
     graph_plan_storage(g, &so);
     uint64_t bound = memplan_bound(g, lower_graph(g, &lo, NULL));
     if (bound < best_bound) {
@@ -60,6 +62,7 @@ static int compile_plan(const compile_options *opt, compile_result *r, FILE *dia
     }
   }
   memcpy(g->nodes, best, order_bytes);
+  graph_fuse(g, !opt->no_fuse);
   graph_plan_storage(g, &so);
   rt_plan *p = lower_graph(g, &lo, NULL);
   memplan_options mo = {opt->time_limit_s, opt->greedy};
@@ -89,6 +92,7 @@ static int write_outputs(const compile_options *opt, compile_result *r) {
     x.weights_bytes = w;
     if (report_json(opt->report_json, p, &x, err, sizeof err)) diag_error(d, whole, "%s", err);
   }
+  if (opt->report_svg && report_svg(opt->report_svg, p, err, sizeof err)) diag_error(d, whole, "%s", err);
   return 0;
 }
 

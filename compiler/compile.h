@@ -23,7 +23,7 @@ typedef struct compile_options {
   model_options model;
   double time_limit_s;      /* memory planner search budget */
   /* Memory optimisations, all on by default; off to measure what each buys. */
-  int no_views, no_concat, no_inplace, no_schedule, no_fold;
+  int no_views, no_concat, no_inplace, no_schedule, no_fold, no_fuse;
   int greedy;               /* place with the greedy-by-size baseline */
   uint64_t memory_limit;    /* > 0: compile at the largest batch whose device bytes fit */
 } compile_options;

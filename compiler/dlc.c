@@ -22,7 +22,7 @@
 static const char usage[] =
     "usage: dlc MODEL.yaml [-o PLAN.bin] [--dim NAME=VALUE]... [--report]\n"
     "           [--report-json FILE] [--report-svg FILE] [--time-limit S] [--quiet]\n"
-    "           [--no-fold] [--no-views] [--no-concat-elision] [--no-inplace]\n"
+    "           [--no-fold] [--no-fuse] [--no-views] [--no-concat-elision] [--no-inplace]\n"
     "           [--no-schedule] [--memory-limit SIZE]\n"
     "           [--placement greedy|best]\n"
     "       dlc plan-buffers IN.csv [-o OUT.csv] [options]   (dlc plan-buffers --help)\n"
@@ -37,7 +37,8 @@ static const char usage[] =
     "  --report-json FILE  write the memory-plan report (spec section 4)\n"
     "  --report-svg FILE   draw the memory plan: steps across, offsets up\n"
     "  --time-limit S      seconds the memory planner may search (default 5)\n"
-    "  --no-fold, --no-views, --no-concat-elision, --no-inplace, --no-schedule\n"
+    "  --no-fold, --no-fuse, --no-views, --no-concat-elision, --no-inplace,\n"
+    "  --no-schedule\n"
     "                      turn one optimisation off (to see what it buys)\n"
     "  --placement greedy  place with greedy-by-size (the published baseline)\n"
     "  --memory-limit SIZE compile at the largest batch whose slab and params fit in\n"
@@ -113,6 +114,8 @@ int main(int argc, char **argv) {
       }
     } else if (!strcmp(a, "--no-fold")) {
       opt.no_fold = 1;
+    } else if (!strcmp(a, "--no-fuse")) {
+      opt.no_fuse = 1;
     } else if (!strcmp(a, "--no-views")) {
       opt.no_views = 1;
     } else if (!strcmp(a, "--no-concat-elision")) {

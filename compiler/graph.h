@@ -72,6 +72,7 @@ typedef struct graph_tensor {
   struct graph_tensor *alias_of; /* written over it (in place), or a window on its bytes (view) */
   int alias_kind;                /* RT_ALIAS_INPLACE or RT_ALIAS_VIEW (rt_plan.h) */
   uint64_t alias_offset;         /* byte offset of this tensor inside alias_of */
+  bool fused;                    /* computed and consumed inside one kernel (fuse.c) */
 } graph_tensor;
 
 typedef enum graph_attr_type {
@@ -108,6 +109,7 @@ struct graph_node {
   int n_attrs;
   graph_attr *attrs;
   bool elided;          /* no kernel: its outputs are views (storage.c) */
+  int group;            /* kernel: nodes with equal group are consecutive and fused (fuse.c) */
   /* canonical kernel attributes, set by inference */
   int64_t *ia;
   int n_ia;

@@ -118,7 +118,10 @@ rt_plan *lower_graph(graph *g, const lower_options *opt, int32_t **tensor_map_ou
     }
     switch (kind) {
     case GRAPH_INPUT: t->kind = RT_KIND_INPUT; break;
-    case GRAPH_VALUE: t->kind = gt->is_output ? RT_KIND_OUTPUT : RT_KIND_ACTIVATION; break;
+    case GRAPH_VALUE:
+      t->kind = gt->fused ? RT_KIND_FUSED : gt->is_output ? RT_KIND_OUTPUT : RT_KIND_ACTIVATION;
+      if (gt->fused) t->offset = RT_NO_OFFSET;
+      break;
     case GRAPH_PARAM:
       t->kind = RT_KIND_PARAM;
       t->flags &= ~RT_TF_BATCHED; /* params are not streamed */
@@ -163,17 +166,20 @@ rt_plan *lower_graph(graph *g, const lower_options *opt, int32_t **tensor_map_ou
   p->param_data = data;
   p->param_data_bytes = data_at;
 
-  /* Nodes and steps, one step per node. */
+  /* Nodes, then steps: a step is a run of consecutive nodes of one fusion
+   * group (one kernel launch). */
   p->nodes = arena_array(a, (size_t)n_live + 1, sizeof *p->nodes);
   p->steps = arena_array(a, (size_t)n_live + 1, sizeof *p->steps);
   p->args = arena_array(a, n_args + 1, sizeof *p->args);
   p->ints = arena_array(a, n_ints + 1, sizeof *p->ints);
   p->floats = arena_array(a, n_floats + 1, sizeof *p->floats);
+  graph_node **live = arena_array(a, (size_t)n_live + 1, sizeof *live);
   int k = 0;
   for (int gk = 0; gk < g->n_nodes; gk++) {
     graph_node *gn = g->nodes[gk];
     if (gn->elided) continue;
-    rt_node *n = &p->nodes[k];
+    live[k] = gn;
+    rt_node *n = &p->nodes[k++];
     int copy = is_copy_op(gn);
     n->op = copy ? RT_OP_IDENTITY : gn->op;
     if (copy && (gn->op == RT_OP_RESHAPE || gn->op == RT_OP_FLATTEN || gn->op == RT_OP_SQUEEZE ||
@@ -185,43 +191,61 @@ rt_plan *lower_graph(graph *g, const lower_options *opt, int32_t **tensor_map_ou
     n->args = p->n_args;
     for (uint32_t i = 0; i < n->n_in; i++) p->args[p->n_args++] = gn->in[i] ? map[gn->in[i]->id] : -1;
     for (uint32_t i = 0; i < n->n_out; i++) p->args[p->n_args++] = gn->out[i] ? map[gn->out[i]->id] : -1;
+    n->ia = p->n_ints;
+    n->fa = p->n_floats;
     if (!copy) {
-      n->ia = p->n_ints;
       n->n_ia = (uint32_t)gn->n_ia;
       memcpy(p->ints + p->n_ints, gn->ia, (size_t)gn->n_ia * sizeof *gn->ia);
       p->n_ints += (uint32_t)gn->n_ia;
-      n->fa = p->n_floats;
       n->n_fa = (uint32_t)gn->n_fa;
       memcpy(p->floats + p->n_floats, gn->fa, (size_t)gn->n_fa * sizeof *gn->fa);
       p->n_floats += (uint32_t)gn->n_fa;
-    } else {
-      n->ia = p->n_ints;
-      n->fa = p->n_floats;
     }
-    rt_step *s = &p->steps[k];
-    s->kernel = arena_printf(a, "%s_%d", kernel_stem(a, gn->op), k);
-    s->first_node = (uint32_t)k;
-    s->n_nodes = 1;
-    /* reads: distinct non-param inputs in device memory; params too, since
-     * the report lists everything a launch touches */
+  }
+  uint32_t ns = 0;
+  for (int first = 0; first < n_live;) {
+    int end = first + 1;
+    while (end < n_live && live[end]->group == live[first]->group) end++;
+    rt_step *s = &p->steps[ns];
+    /* kernel name: the ops' stems, e.g. conv_relu_12 */
+    char name[96] = "";
+    for (int j = first; j < end && strlen(name) < 48; j++)
+      snprintf(name + strlen(name), sizeof name - strlen(name), "%s%s", j > first ? "_" : "",
+               kernel_stem(a, live[j]->op));
+    if (end - first > 3) snprintf(name + strlen(name), sizeof name - strlen(name), "_x%d", end - first);
+    s->kernel = arena_printf(a, "%s_%u", name, ns);
+    s->first_node = (uint32_t)first;
+    s->n_nodes = (uint32_t)(end - first);
+    /* reads: distinct tensors the step takes from memory (params too, since
+     * the report lists everything a launch touches); writes: what it stores */
     s->reads = p->n_args;
-    for (uint32_t i = 0; i < n->n_in; i++) {
-      int32_t id = p->args[n->args + i];
-      int dup = id < 0;
-      for (uint32_t j = s->reads; j < p->n_args && !dup; j++) dup = p->args[j] == id;
-      if (!dup) p->args[p->n_args++] = id;
-    }
+    for (int j = first; j < end; j++)
+      for (int i = 0; i < live[j]->n_in; i++) {
+        graph_tensor *t = live[j]->in[i];
+        if (!t || t->fused) continue;
+        int32_t id = map[t->id];
+        int dup = 0;
+        for (uint32_t q = s->reads; q < p->n_args && !dup; q++) dup = p->args[q] == id;
+        if (!dup) p->args[p->n_args++] = id;
+      }
     s->n_reads = p->n_args - s->reads;
     s->writes = p->n_args;
-    for (uint32_t i = 0; i < n->n_out; i++) {
-      int32_t id = p->args[n->args + n->n_in + i];
-      if (id >= 0) p->args[p->n_args++] = id;
-    }
+    for (int j = first; j < end; j++)
+      for (int i = 0; i < live[j]->n_out; i++) {
+        graph_tensor *t = live[j]->out[i];
+        if (t && !t->fused) p->args[p->n_args++] = map[t->id];
+      }
     s->n_writes = p->n_args - s->writes;
-    k++;
+    for (int j = first; j < end; j++) /* fused results live inside this step */
+      for (int i = 0; i < live[j]->n_out; i++) {
+        graph_tensor *t = live[j]->out[i];
+        if (t && t->fused) p->tensors[map[t->id]].first_step = p->tensors[map[t->id]].last_step = (int32_t)ns;
+      }
+    ns++;
+    first = end;
   }
   p->n_nodes = (uint32_t)n_live;
-  p->n_steps = (uint32_t)n_live;
+  p->n_steps = ns;
 
   p->inputs = arena_array(a, (size_t)g->n_inputs + 1, sizeof *p->inputs);
   p->outputs = arena_array(a, (size_t)g->n_outputs + 1, sizeof *p->outputs);

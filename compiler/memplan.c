@@ -60,9 +60,10 @@ static void lifetimes(graph *g, rt_plan *p) {
   int32_t *first_read = arena_array(g->ar, (size_t)p->n_tensors + 1, sizeof *first_read);
   for (uint32_t i = 0; i < p->n_tensors; i++) {
     rt_tensor *t = &p->tensors[i];
+    first_read[i] = INT32_MAX;
+    if (t->kind == RT_KIND_FUSED) continue; /* lowering set its one step */
     t->first_step = t->kind == RT_KIND_INPUT ? 0 : INT32_MAX;
     t->last_step = t->kind == RT_KIND_INPUT ? 0 : -1;
-    first_read[i] = INT32_MAX;
   }
   for (uint32_t s = 0; s < p->n_steps; s++) {
     const rt_step *st = &p->steps[s];

@@ -7,6 +7,7 @@
  *   graph_dce        drop nodes whose results nobody uses (dce.c)
  *   graph_fold       fold per-channel affine chains into Conv / Gemm (fold.c)
  *   graph_schedule   choose the kernel order that needs the least memory (schedule.c)
+ *   graph_fuse       group ops into kernels; intermediates stay on chip (fuse.c)
  *   graph_plan_storage  views, concat elision, in-place writes (storage.c)
  */
 #ifndef PASSES_H
@@ -24,6 +25,10 @@ void graph_fold(graph *g);
 enum { SCHED_FILE, SCHED_GREEDY, SCHED_DFS, SCHED_COUNT };
 /* Reorder g->nodes by strategy; -1 when the graph is too big for it. */
 int graph_schedule(graph *g, int strategy);
+
+/* Group nodes into kernels (consecutive in g->nodes, equal node->group) and
+ * mark the tensors that never leave a kernel. enable 0: one node a kernel. */
+void graph_fuse(graph *g, int enable);
 
 typedef struct storage_options {
   bool views;   /* Reshape-like ops become views */

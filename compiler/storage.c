@@ -81,7 +81,11 @@ static void make_views(graph *g) {
 static void elide_concats(graph *g) {
   for (int k = 0; k < g->n_nodes; k++) {
     graph_node *n = g->nodes[k];
-    if (n->op != RT_OP_CONCAT || n->elided || !n->out[0]) continue;
+    if (n->op != RT_OP_CONCAT || n->elided || !n->out[0] || n->out[0]->fused) continue;
+    /* a Concat fused with other ops runs as part of their kernel */
+    int alone = (k == 0 || g->nodes[k - 1]->group != n->group) &&
+                (k + 1 == g->n_nodes || g->nodes[k + 1]->group != n->group);
+    if (!alone) continue;
     graph_tensor *y = n->out[0];
     if (y->alias_of) continue;
     int axis = (int)n->ia[0];
@@ -92,7 +96,7 @@ static void elide_concats(graph *g) {
     for (int i = 0; i < n->n_in && ok; i++) {
       graph_tensor *x = n->in[i];
       /* a node output (or a nested concat) not already placed elsewhere */
-      ok = x && x->kind == GRAPH_VALUE && !x->alias_of && x != y && x->dtype == y->dtype;
+      ok = x && x->kind == GRAPH_VALUE && !x->alias_of && !x->fused && x != y && x->dtype == y->dtype;
       for (int j = 0; j < i && ok; j++) ok = n->in[j] != x; /* one place per tensor */
     }
     if (!ok) continue;
@@ -108,18 +112,50 @@ static void elide_concats(graph *g) {
   }
 }
 
+/* A kernel is the run of consecutive non-elided nodes of one fusion group. */
+static int starts_kernel(graph *g, int k, int prev) {
+  return prev < 0 || g->nodes[k]->group != g->nodes[prev]->group;
+}
+
+static int is_elementwise(int op) {
+  return (op >= RT_OP_ABS && op <= RT_OP_SOFTPLUS) || (op >= RT_OP_ADD && op <= RT_OP_SUM) ||
+         op == RT_OP_BATCH_NORM;
+}
+
+/* May kernel nodes[first..end) write its result over input x (of the
+ * result's shape)? A single op when it is in-place capable for x; a fused
+ * kernel when only its elementwise ops read x: they read x at the very index
+ * they write, after everything else in the kernel (a Conv or reduction
+ * before them reads only other tensors), e.g. a residual Add in a Conv's
+ * epilogue. */
+static int kernel_inplace_ok(graph *g, int first, int end, const graph_tensor *x) {
+  graph_node *last = g->nodes[end - 1];
+  if (end - first == 1) {
+    for (int i = 0; i < last->n_in; i++)
+      if (last->in[i] == x && inplace_input_ok(last, i)) return 1;
+    return 0;
+  }
+  for (int k = first; k < end; k++) {
+    graph_node *n = g->nodes[k];
+    for (int i = 0; i < n->n_in; i++)
+      if (n->in[i] == x && !is_elementwise(n->op)) return 0;
+  }
+  return 1;
+}
+
 static void plan_inplace(graph *g) {
-  /* last[t]: the last step reading t, or INT32_MAX for model outputs. The
+  /* last[t]: the last kernel reading t, or INT32_MAX for model outputs. The
    * group of a root dies at the max over its members. */
   int n_t = g->n_tensors;
   int *last = arena_array(g->ar, (size_t)n_t + 1, sizeof *last);
-  int step = 0;
+  int step = -1, prev = -1;
   for (int k = 0; k < g->n_nodes; k++) {
     graph_node *n = g->nodes[k];
     if (n->elided) continue;
+    if (starts_kernel(g, k, prev)) step++;
+    prev = k;
     for (int i = 0; i < n->n_in; i++)
       if (n->in[i] && step > last[n->in[i]->id]) last[n->in[i]->id] = step;
-    step++;
   }
   for (int i = 0; i < g->n_outputs; i++) last[g->outputs[i]->id] = INT32_MAX;
   int *group_last = arena_array(g->ar, (size_t)n_t + 1, sizeof *group_last);
@@ -127,26 +163,41 @@ static void plan_inplace(graph *g) {
     graph_tensor *r = root_of(g->tensors[t]);
     if (last[t] > group_last[r->id]) group_last[r->id] = last[t];
   }
-  step = 0;
+  step = -1;
+  prev = -1;
   for (int k = 0; k < g->n_nodes; k++) {
-    graph_node *n = g->nodes[k];
-    if (n->elided) continue;
-    graph_tensor *y = n->out[0];
+    if (g->nodes[k]->elided) continue;
+    if (!starts_kernel(g, k, prev)) {
+      prev = k;
+      continue;
+    }
+    step++;
+    /* the kernel: nodes k..end (non-elided, same group) */
+    int end = k + 1;
+    while (end < g->n_nodes && !g->nodes[end]->elided && g->nodes[end]->group == g->nodes[k]->group) end++;
+    prev = end - 1;
+    graph_tensor *y = g->nodes[end - 1]->out[0];
     /* y must be free to move: not a view or slice, nothing else inside it */
-    int movable = y && !y->alias_of && y->kind == GRAPH_VALUE;
-    for (int i = 0; movable && i < n->n_in; i++) {
-      graph_tensor *x = n->in[i];
-      if (!x || !inplace_input_ok(n, i) || x->kind == GRAPH_PARAM || !same_shape(x, y)) continue;
-      graph_tensor *r = root_of(x);
-      if (r->kind == GRAPH_PARAM || group_last[r->id] != step) continue;
+    if (!y || y->alias_of || y->kind != GRAPH_VALUE || y->fused) continue;
+    for (int j = k; j < end; j++) {
+      graph_node *n = g->nodes[j];
+      graph_tensor *x = NULL;
+      for (int i = 0; i < n->n_in && !x; i++) {
+        graph_tensor *c = n->in[i];
+        if (!c || c->fused || c->kind == GRAPH_PARAM || !same_shape(c, y)) continue;
+        graph_tensor *r = root_of(c);
+        if (r->kind == GRAPH_PARAM || group_last[r->id] != step || !kernel_inplace_ok(g, k, end, c)) continue;
+        x = c;
+      }
+      if (!x) continue;
       y->alias_of = x;
       y->alias_kind = RT_ALIAS_INPLACE;
       y->alias_offset = 0;
       /* y and its views join x's group, which now lives as long as they do */
+      graph_tensor *r = root_of(x);
       if (group_last[y->id] > group_last[r->id]) group_last[r->id] = group_last[y->id];
       break;
     }
-    step++;
   }
 }
 

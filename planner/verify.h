@@ -6,17 +6,19 @@
  * writes, dlrun on every plan it loads, and the tests on every model.
  *
  * A plan is a list of tensors placed in one slab, with inclusive step ranges,
- * and the steps that read and write them. It is valid when
- *   - every tensor lies inside the slab and its offset is aligned;
- *   - two tensors whose step ranges intersect share no byte, except
- *       * an in-place alias (alias_kind PLAN_ALIAS_INPLACE): the tensor is
- *         written over alias_of, and they may share bytes only at the step
- *         where alias_of is last read and the tensor is first written;
- *       * a view (PLAN_ALIAS_VIEW): the tensor is a window on the bytes of
- *         alias_of (a reshape, or a slice of a concat written in place); it
- *         lies inside alias_of's bytes, its steps lie inside alias_of's steps,
- *         and it may share bytes with alias_of and with alias_of's own view
- *         ancestors at any step;
+ * and the steps that read and write them. Each tensor may name one other it
+ * shares bytes with (alias_of): an in-place alias (PLAN_ALIAS_INPLACE) is
+ * written over alias_of where that dies; a view (PLAN_ALIAS_VIEW) is a window
+ * on alias_of's bytes (a reshape, or a slice of a concat written in place).
+ * The plan is valid when
+ *   - every tensor lies inside the slab; one without alias_of is aligned;
+ *   - the alias links form no cycle; a view lies inside alias_of's bytes and
+ *     its steps inside alias_of's steps;
+ *   - two tensors whose step ranges intersect share no byte unless they are
+ *     related through alias links: one is an ancestor of the other through
+ *     views only (any steps), or through a path with an in-place link (at
+ *     most one common step: the write over what dies there), or both are
+ *     windows through views on a common ancestor (any steps);
  *   - every step reads and writes only tensors alive at that step.
  */
 #ifndef PLAN_VERIFY_H

@@ -3,8 +3,9 @@
  *
  * Start-up does all the work that can be done once: one 64-byte aligned
  * allocation holding the slab (every tensor at its planned offset, so a bad
- * plan gives wrong numbers rather than hiding), the params region, the fused
- * tensors, the kernels' scratch and float16/bfloat16 widening buffers; the
+ * plan gives wrong numbers rather than hiding), the params region, an area
+ * for the fused tensors of one step (a fused group runs node by node here),
+ * the kernels' scratch and float16/bfloat16 widening buffers; the
  * params are materialised in parallel; every node's views and attribute
  * pointers are precomputed. A batch then only walks the nodes.
  *
@@ -115,13 +116,25 @@ rt_backend *rt_cpu_backend_create(const rt_plan *p, int threads, char *err, size
     return NULL;
   }
 
-  /* Fused tensors get their own area on the CPU (they never reach device memory). */
+  /* A fused tensor lives inside one step, so the steps share one host area
+   * for them, as big as the largest step needs (on the GPU they stay on
+   * chip and take no device memory). */
   uint64_t fused_bytes = 0;
+  uint64_t *step_used = calloc((size_t)p->n_steps + 1, sizeof *step_used);
+  if (!step_used) {
+    free(fused_off);
+    cpu_destroy(&b->base);
+    snprintf(err, err_size, "out of memory starting the CPU backend");
+    return NULL;
+  }
   for (uint32_t i = 0; i < p->n_tensors; i++)
     if (p->tensors[i].kind == RT_KIND_FUSED) {
-      fused_off[i] = fused_bytes;
-      fused_bytes += align64(p->tensors[i].bytes);
+      uint64_t *used = &step_used[p->tensors[i].first_step];
+      fused_off[i] = *used;
+      *used += align64(p->tensors[i].bytes);
+      if (*used > fused_bytes) fused_bytes = *used;
     }
+  free(step_used);
 
   /* Views first with NULL data, to size scratch and conversion areas. */
   size_t v = 0, conv_bytes = 0;

@@ -548,6 +548,9 @@ int rt_plan_check(const rt_plan *p, char *err, size_t err_size) {
                        n->name, t->name, s, t->first_step, t->last_step);
           if (i >= n->n_in && t->kind == RT_KIND_PARAM)
             return bad(&c, "node %u '%s' writes param '%s'", k, n->name, t->name);
+          if (t->kind == RT_KIND_FUSED && t->first_step != (int32_t)s)
+            return bad(&c, "node %u '%s' uses fused tensor '%s' outside its step %d", k, n->name,
+                       t->name, t->first_step);
         }
         if (i < n->n_in) v.in[i] = t;
         else v.out[i - n->n_in] = t;
