@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gpu_lower.h"
 #include "passes.h"
 #include "report.h"
 #include "report_svg.h"
@@ -39,8 +40,11 @@ static int compile_plan(const compile_options *opt, compile_result *r, FILE *dia
     diag_error(d, root->loc, "the model computes nothing: no node contributes to its outputs");
   graph_load_params(g);
   if (!opt->no_fold) graph_fold(g);
+  graph_precision(g, opt->precision);
   storage_options so = {!opt->no_views, !opt->no_concat, !opt->no_inplace};
-  lower_options lo = {256};
+  /* GPU code needs a workspace for each cuBLASLt call, planned in the slab */
+  int gpu = opt->gpu && cg_have_nvrtc();
+  lower_options lo = {256, gpu ? (uint64_t)4 << 20 : 0};
 
   /* Try each kernel order, keep the one with the lowest memory bound
    * (ties: the earlier strategy, file order first). */
@@ -64,10 +68,20 @@ static int compile_plan(const compile_options *opt, compile_result *r, FILE *dia
   memcpy(g->nodes, best, order_bytes);
   graph_fuse(g, !opt->no_fuse);
   graph_plan_storage(g, &so);
-  rt_plan *p = lower_graph(g, &lo, NULL);
+  lower_info li;
+  rt_plan *p = lower_graph(g, &lo, &li);
   memplan_options mo = {opt->time_limit_s, opt->greedy};
   memplan_assign(g, p, &mo, &r->mem);
   r->plan = p;
+  if (opt->precision == PRECISION_TF32) p->flags |= RT_PLAN_TF32;
+  if (gpu && !opt->skip_codegen) {
+    gpu_options go = {90, 80, 132, opt->precision == PRECISION_TF32, opt->emit_cuda};
+    char why[16384];
+    if (gpu_lower(g, p, &li, &go, why, sizeof why)) {
+      if (strncmp(why, "NVRTC", 5) == 0) diag_error(d, (src_loc){file, 0, 0}, "%s", why);
+      diag_warn(d, (src_loc){file, 0, 0}, "the plan will run on the CPU only: %s", why);
+    }
+  }
 
   char err[1024];
   internal_check(rt_plan_check(p, err, sizeof err), "plan check", err);
@@ -109,6 +123,7 @@ static int probe(const compile_options *opt, const char *dim, int64_t n, uint64_
   o.model.dim_overrides = ov;
   o.model.n_dim_overrides = k;
   o.time_limit_s = opt->time_limit_s < 0.2 ? opt->time_limit_s : 0.2; /* probes need no search */
+  o.skip_codegen = 1; /* memory only: the workspaces are planned, no NVRTC */
   compile_result r;
   int rc = compile_plan(&o, &r, NULL);
   if (rc == 0) *bytes = r.plan->slab_bytes + r.plan->params_bytes; /* workspace is in the slab */

@@ -26,6 +26,10 @@ typedef struct compile_options {
   int no_views, no_concat, no_inplace, no_schedule, no_fold, no_fuse;
   int greedy;               /* place with the greedy-by-size baseline */
   uint64_t memory_limit;    /* > 0: compile at the largest batch whose device bytes fit */
+  int gpu;                  /* generate GPU code (when this dlc has NVRTC) */
+  int precision;            /* PRECISION_* (passes.h) */
+  const char *emit_cuda;    /* write the generated CUDA C into this directory */
+  int skip_codegen;         /* plan the GPU's memory (workspaces) but compile no code */
 } compile_options;
 
 typedef struct compile_fit_row {

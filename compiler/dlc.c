@@ -11,19 +11,22 @@
  */
 #include "compile.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
+#include "passes.h"
 #include "report.h"
 #include "report_fit.h"
 
 static const char usage[] =
-    "usage: dlc MODEL.yaml [-o PLAN.bin] [--dim NAME=VALUE]... [--report]\n"
+    "usage: dlc MODEL.yaml [-o PLAN.bin] [--dim NAME=VALUE]... [--precision P] [--report]\n"
     "           [--report-json FILE] [--report-svg FILE] [--time-limit S] [--quiet]\n"
     "           [--no-fold] [--no-fuse] [--no-views] [--no-concat-elision] [--no-inplace]\n"
-    "           [--no-schedule] [--memory-limit SIZE]\n"
+    "           [--no-schedule] [--memory-limit SIZE] [--emit-cuda DIR] [--no-gpu]\n"
     "           [--placement greedy|best]\n"
     "       dlc plan-buffers IN.csv [-o OUT.csv] [options]   (dlc plan-buffers --help)\n"
     "\n"
@@ -36,6 +39,12 @@ static const char usage[] =
     "  --report            print the per-step and per-tensor memory tables\n"
     "  --report-json FILE  write the memory-plan report (spec section 4)\n"
     "  --report-svg FILE   draw the memory plan: steps across, offsets up\n"
+    "  --precision P       fp32 (default), tf32 (float32 storage, TF32 tensor cores\n"
+    "                      for matmuls and convolutions), fp16 or bf16 (params and\n"
+    "                      activations stored in that type, float32 arithmetic;\n"
+    "                      inputs and outputs keep their types)\n"
+    "  --emit-cuda DIR     write the generated CUDA C to DIR/<model>.cu\n"
+    "  --no-gpu            generate no GPU code (a CPU-only plan)\n"
     "  --time-limit S      seconds the memory planner may search (default 5)\n"
     "  --no-fold, --no-fuse, --no-views, --no-concat-elision, --no-inplace,\n"
     "  --no-schedule\n"
@@ -82,7 +91,7 @@ static int parse_dim(const char *arg, model_dim_override *o) {
 
 int main(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "plan-buffers")) return plan_buffers_main(argc - 1, argv + 1);
-  compile_options opt = {.time_limit_s = 5.0};
+  compile_options opt = {.time_limit_s = 5.0, .gpu = 1};
   model_dim_override dims[64];
   int quiet = 0, text_report = 0;
   for (int i = 1; i < argc; i++) {
@@ -112,6 +121,20 @@ int main(int argc, char **argv) {
         fprintf(stderr, "dlc: --time-limit wants seconds from 0 to 3600\n");
         return 1;
       }
+    } else if (!strcmp(a, "--precision") && has_next) {
+      opt.precision = graph_precision_parse(argv[++i]);
+      if (opt.precision < 0) {
+        fprintf(stderr, "dlc: --precision is fp32, tf32, fp16 or bf16, not '%s'\n", argv[i]);
+        return 1;
+      }
+    } else if (!strcmp(a, "--emit-cuda") && has_next) {
+      opt.emit_cuda = argv[++i];
+      if (mkdir(opt.emit_cuda, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "dlc: --emit-cuda %s: %s\n", opt.emit_cuda, strerror(errno));
+        return 1;
+      }
+    } else if (!strcmp(a, "--no-gpu")) {
+      opt.gpu = 0;
     } else if (!strcmp(a, "--no-fold")) {
       opt.no_fold = 1;
     } else if (!strcmp(a, "--no-fuse")) {

@@ -54,7 +54,9 @@ static const char *kernel_stem(arena *a, int op) {
   return arena_strdup(a, buf);
 }
 
-rt_plan *lower_graph(graph *g, const lower_options *opt, int32_t **tensor_map_out) {
+static int is_gemm(const graph_node *n) { return n->op == RT_OP_MATMUL || n->op == RT_OP_GEMM; }
+
+rt_plan *lower_graph(graph *g, const lower_options *opt, lower_info *info) {
   arena *a = g->ar;
   rt_plan *p = arena_alloc(a, sizeof *p);
   p->model = g->name;
@@ -79,7 +81,7 @@ rt_plan *lower_graph(graph *g, const lower_options *opt, int32_t **tensor_map_ou
       if (n->in[i]) need[n->in[i]->id] = 1;
     for (int i = 0; i < n->n_out; i++)
       if (n->out[i]) need[n->out[i]->id] = 1;
-    n_args += 2 * ((size_t)n->n_in + n->n_out); /* node args, then step reads/writes */
+    n_args += 2 * ((size_t)n->n_in + n->n_out) + 1; /* node args, step reads/writes, a workspace */
     n_ints += (size_t)n->n_ia;
     n_floats += (size_t)n->n_fa;
   }
@@ -89,7 +91,12 @@ rt_plan *lower_graph(graph *g, const lower_options *opt, int32_t **tensor_map_ou
       for (graph_tensor *t = g->tensors[i]->alias_of; t; t = t->alias_of) need[t->id] = 1;
   uint32_t nt = 0;
   for (int i = 0; i < g->n_tensors; i++) map[i] = need[i] ? (int32_t)nt++ : -1;
-  p->tensors = arena_array(a, nt + 1, sizeof *p->tensors);
+  int n_ws = 0; /* GEMM workspaces: one per step that starts with a MatMul/Gemm */
+  for (int k = 0; k < g->n_nodes && opt->gemm_workspace; k++) {
+    graph_node *n = g->nodes[k];
+    if (!n->elided && is_gemm(n)) n_ws++; /* at most one per step: an upper bound */
+  }
+  p->tensors = arena_array(a, nt + (uint32_t)n_ws + 1, sizeof *p->tensors);
   p->n_tensors = nt;
   uint64_t params_at = 0, data_at = 0;
   for (int i = 0; i < g->n_tensors; i++) {
@@ -174,6 +181,12 @@ rt_plan *lower_graph(graph *g, const lower_options *opt, int32_t **tensor_map_ou
   p->ints = arena_array(a, n_ints + 1, sizeof *p->ints);
   p->floats = arena_array(a, n_floats + 1, sizeof *p->floats);
   graph_node **live = arena_array(a, (size_t)n_live + 1, sizeof *live);
+  if (info) {
+    info->map = map;
+    info->nodes = live;
+    info->workspace = arena_array(a, (size_t)n_live + 1, sizeof *info->workspace);
+    for (int i = 0; i < n_live; i++) info->workspace[i] = -1;
+  }
   int k = 0;
   for (int gk = 0; gk < g->n_nodes; gk++) {
     graph_node *gn = g->nodes[gk];
@@ -241,6 +254,32 @@ rt_plan *lower_graph(graph *g, const lower_options *opt, int32_t **tensor_map_ou
         graph_tensor *t = live[j]->out[i];
         if (t && t->fused) p->tensors[map[t->id]].first_step = p->tensors[map[t->id]].last_step = (int32_t)ns;
       }
+    /* cuBLASLt's scratch: split-K pays off when the output is small (an FC
+     * layer at small batch) and needs a few copies of it; large outputs are
+     * tiled without splitting K and need none. At least 64 KiB, at most the
+     * cap, so a matmul's workspace never sets a model's peak. */
+    uint64_t ws = 0;
+    if (opt->gemm_workspace && is_gemm(live[first])) {
+      uint64_t out_bytes = graph_tensor_bytes(live[end - 1]->out[0]);
+      if (out_bytes < ((uint64_t)1 << 20)) ws = out_bytes * 4 < (64u << 10) ? 64u << 10 : out_bytes * 4;
+      if (ws > opt->gemm_workspace) ws = opt->gemm_workspace;
+    }
+    if (ws) {
+      rt_tensor *w = &p->tensors[p->n_tensors];
+      memset(w, 0, sizeof *w);
+      w->name = arena_printf(a, "%s.workspace", s->kernel);
+      w->kind = RT_KIND_WORKSPACE;
+      w->dtype = RT_F32;
+      w->rank = 1;
+      w->dims[0] = (int64_t)((ws + 255) / 256 * 64);
+      w->bytes = (uint64_t)w->dims[0] * 4;
+      w->alias_of = -1;
+      w->first_step = w->last_step = (int32_t)ns;
+      p->args[p->n_args++] = (int32_t)p->n_tensors; /* written by the step */
+      s->n_writes++;
+      if (info) info->workspace[ns] = (int32_t)p->n_tensors;
+      p->n_tensors++;
+    }
     ns++;
     first = end;
   }
@@ -251,6 +290,5 @@ rt_plan *lower_graph(graph *g, const lower_options *opt, int32_t **tensor_map_ou
   p->outputs = arena_array(a, (size_t)g->n_outputs + 1, sizeof *p->outputs);
   for (int i = 0; i < g->n_inputs; i++) p->inputs[p->n_inputs++] = map[g->inputs[i]->id];
   for (int i = 0; i < g->n_outputs; i++) p->outputs[p->n_outputs++] = map[g->outputs[i]->id];
-  if (tensor_map_out) *tensor_map_out = map;
   return p;
 }

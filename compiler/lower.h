@@ -9,12 +9,21 @@
 #include "rt_plan.h"
 
 typedef struct lower_options {
-  uint32_t alignment; /* offsets in the slab and params region */
+  uint32_t alignment;          /* offsets in the slab and params region */
+  uint64_t gemm_workspace;     /* > 0: a workspace tensor, up to this many bytes,
+                                  for each step that starts with MatMul or Gemm
+                                  (cuBLASLt's scratch, planned in the slab) */
 } lower_options;
 
-/* Build the plan (arena memory). tensor_map_out (may be NULL) receives the
- * plan tensor id of every graph tensor, -1 for those left out. */
-rt_plan *lower_graph(graph *g, const lower_options *opt, int32_t **tensor_map_out);
+typedef struct lower_info {
+  int32_t *map;                /* graph tensor id -> plan tensor id, or -1 */
+  graph_node **nodes;          /* plan node index -> graph node */
+  int32_t *workspace;          /* step -> its workspace tensor id, or -1 */
+} lower_info;
+
+/* Build the plan (arena memory); info (may be NULL) receives the links
+ * back to the graph. */
+rt_plan *lower_graph(graph *g, const lower_options *opt, lower_info *info);
 
 typedef struct memplan_options {
   double time_limit_s; /* for the planner's searches */

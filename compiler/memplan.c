@@ -147,6 +147,10 @@ void memplan_assign(graph *g, rt_plan *p, const memplan_options *opt, memplan_st
     if (in_slab(t)) t->offset += root_offset[root_of(p, i)];
   }
   p->slab_bytes = res.peak;
+  p->workspace_bytes = 0; /* the largest one step uses (they are in the slab) */
+  for (uint32_t i = 0; i < p->n_tensors; i++)
+    if (p->tensors[i].kind == RT_KIND_WORKSPACE && p->tensors[i].bytes > p->workspace_bytes)
+      p->workspace_bytes = p->tensors[i].bytes;
   st->lower_bound_aligned = res.lower_bound;
   st->seconds = res.seconds;
   memcpy(st->method, res.method, sizeof st->method);

@@ -6,6 +6,7 @@
  *   graph_load_params param values: values:, init:, weights file (params.c)
  *   graph_dce        drop nodes whose results nobody uses (dce.c)
  *   graph_fold       fold per-channel affine chains into Conv / Gemm (fold.c)
+ *   graph_precision  store params and activations in fp16 / bf16 (precision.c)
  *   graph_schedule   choose the kernel order that needs the least memory (schedule.c)
  *   graph_fuse       group ops into kernels; intermediates stay on chip (fuse.c)
  *   graph_plan_storage  views, concat elision, in-place writes (storage.c)
@@ -21,6 +22,11 @@ void graph_load_params(graph *g);
 /* Returns the number of nodes removed. */
 int graph_dce(graph *g);
 void graph_fold(graph *g);
+
+enum { PRECISION_FP32, PRECISION_TF32, PRECISION_FP16, PRECISION_BF16 };
+/* PRECISION_* of "fp32", "tf32", "fp16", "bf16"; -1 otherwise. */
+int graph_precision_parse(const char *s);
+void graph_precision(graph *g, int precision);
 
 enum { SCHED_FILE, SCHED_GREEDY, SCHED_DFS, SCHED_COUNT };
 /* Reorder g->nodes by strategy; -1 when the graph is too big for it. */

@@ -458,6 +458,7 @@ static int check_launch(chk *c, uint32_t s) {
 
 int rt_plan_check(const rt_plan *p, char *err, size_t err_size) {
   chk c = {p, err, err_size};
+  if (p->flags & ~(uint32_t)RT_PLAN_TF32) return bad(&c, "unknown plan flags %#x", p->flags);
   if (p->alignment == 0 || (p->alignment & (p->alignment - 1)) || p->alignment > 4096)
     return bad(&c, "alignment %u is not a power of two up to 4096", p->alignment);
   if (p->slab_bytes > LIMIT_BYTES || p->params_bytes > LIMIT_BYTES || p->workspace_bytes > p->slab_bytes)

@@ -70,7 +70,7 @@ typedef struct {
   int32_t batch_dim;
   uint64_t slab_bytes, params_bytes, workspace_bytes, lower_bound;
   uint32_t n_inputs, n_outputs;
-  uint32_t cubin_arch, reserved;
+  uint32_t cubin_arch, flags;
 } f_meta;
 
 typedef struct {
@@ -188,6 +188,7 @@ int rt_plan_serialize(const rt_plan *p, uint8_t **out, size_t *out_size, char *e
   meta.n_inputs = p->n_inputs;
   meta.n_outputs = p->n_outputs;
   meta.cubin_arch = p->cubin_arch;
+  meta.flags = p->flags;
   wb_put(&sec[SEC_META], &meta, sizeof meta);
   for (uint32_t i = 0; i < p->n_dims; i++) {
     f_dim d = {put_string(&strings, p->dims[i].name), p->dims[i].value};
@@ -533,6 +534,7 @@ int rt_plan_parse(uint8_t *buf, size_t size, rt_plan *out, char *err, size_t err
   out->cubin = sec[SEC_CUBIN].count ? sec[SEC_CUBIN].p : NULL;
   out->cubin_bytes = sec[SEC_CUBIN].count;
   out->cubin_arch = meta.cubin_arch;
+  out->flags = meta.flags;
   out->ptx = sec[SEC_PTX].count ? (const char *)sec[SEC_PTX].p : NULL;
   out->ptx_bytes = sec[SEC_PTX].count;
 #undef BAD

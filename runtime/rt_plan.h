@@ -134,8 +134,14 @@ typedef struct rt_dim {
   int64_t value;
 } rt_dim;
 
+/* Plan flags */
+enum {
+  RT_PLAN_TF32 = 1, /* float32 matmuls and convolutions may use TF32 tensor cores */
+};
+
 typedef struct rt_plan {
   const char *model;
+  uint32_t flags;            /* RT_PLAN_* */
   uint32_t alignment;
   uint64_t slab_bytes;
   uint64_t params_bytes;

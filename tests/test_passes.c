@@ -1,0 +1,227 @@
+/*
+ * test_passes.c: the graph passes that lower memory and kernel counts:
+ * affine folding, fusion, views, concat elision, in-place writes, the
+ * memory-aware order, and the GPU lowering's launch records. Each case
+ * checks the structure of the plan AND that the CPU backend still computes
+ * what the unoptimised plan computes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg.h"
+#include "compile.h"
+#include "passes.h"
+#include "rt_backend.h"
+#include "tst.h"
+
+static int compile_text(const char *text, compile_options o, compile_result *r) {
+  o.model_path = "m.yaml";
+  o.model_text = text;
+  o.model_text_len = strlen(text);
+  o.time_limit_s = 1;
+  return compile_model(&o, r, stderr);
+}
+
+static const rt_tensor *find(const rt_plan *p, const char *name) {
+  for (uint32_t i = 0; i < p->n_tensors; i++)
+    if (!strcmp(p->tensors[i].name, name)) return &p->tensors[i];
+  return NULL;
+}
+
+/* Run plan p on inputs (all float32, filled deterministically) and return
+ * output 0 (malloc'd float32). */
+static float *run_plan(const rt_plan *p, size_t *n) {
+  char err[512];
+  rt_backend *b = rt_cpu_backend_create(p, 2, err, sizeof err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+  for (uint32_t i = 0; i < p->n_inputs; i++) {
+    const rt_tensor *t = &p->tensors[p->inputs[i]];
+    tst_fill_uniform(b->input(b, i), t->bytes / 4, -1, 1, 11 + i);
+  }
+  CU_ASSERT_EQUAL_FATAL(b->run(b, err, sizeof err), 0);
+  const rt_tensor *o = &p->tensors[p->outputs[0]];
+  *n = o->bytes / 4;
+  float *out = malloc(o->bytes);
+  memcpy(out, b->output(b, 0), o->bytes);
+  b->destroy(b);
+  return out;
+}
+
+/* Optimised and plain compiles of text agree on output 0. */
+static void same_result(const char *text, compile_options opt) {
+  compile_options plain = {.no_fold = 1, .no_fuse = 1, .no_views = 1, .no_concat = 1,
+                           .no_inplace = 1, .no_schedule = 1};
+  compile_result a, b;
+  CU_ASSERT_EQUAL_FATAL(compile_text(text, opt, &a), 0);
+  CU_ASSERT_EQUAL_FATAL(compile_text(text, plain, &b), 0);
+  size_t na, nb;
+  float *ya = run_plan(a.plan, &na), *yb = run_plan(b.plan, &nb);
+  CU_ASSERT_EQUAL(na, nb);
+  if (na == nb) TST_ASSERT_CLOSE(ya, yb, na, 1e-5, 1e-4);
+  free(ya);
+  free(yb);
+  compile_free(&a);
+  compile_free(&b);
+}
+
+static const char *conv_bn =
+    "name: t\ninputs:\n  x: {shape: [2, 3, 8, 8]}\n"
+    "params:\n"
+    "  w: {shape: [4, 3, 3, 3], init: {normal: [0, 0.3], seed: 1}}\n"
+    "  s: {shape: [4], init: {uniform: [0.5, 1.5], seed: 2}}\n"
+    "  b: {shape: [4], init: {normal: [0, 0.1], seed: 3}}\n"
+    "  m: {shape: [4], init: {normal: [0, 0.1], seed: 4}}\n"
+    "  v: {shape: [4], init: {uniform: [0.5, 1.5], seed: 5}}\n"
+    "  k: {shape: [4, 1, 1], init: {uniform: [0.5, 2], seed: 6}}\n"
+    "nodes:\n"
+    "  - {op: Conv, in: [x, w], out: c, pads: [1, 1, 1, 1]}\n"
+    "  - {op: BatchNormalization, in: [c, s, b, m, v], out: n}\n"
+    "  - {op: Mul, in: [n, k], out: q}\n"
+    "  - {op: Relu, in: q, out: r}\n"
+    "  - {op: Sigmoid, in: r, out: y}\n"
+    "outputs: [y]\n";
+
+static void test_fold_into_conv(void) {
+  compile_result r;
+  compile_options o = {.no_fuse = 1};
+  CU_ASSERT_EQUAL_FATAL(compile_text(conv_bn, o, &r), 0);
+  /* BatchNormalization and Mul are folded into the conv's weights and bias */
+  CU_ASSERT_EQUAL(r.plan->n_steps, 3);
+  CU_ASSERT_EQUAL(r.plan->nodes[0].op, RT_OP_CONV);
+  CU_ASSERT_EQUAL(r.plan->nodes[0].n_in, 3);
+  CU_ASSERT_PTR_NULL(find(r.plan, "n"));
+  CU_ASSERT_PTR_NULL(find(r.plan, "s"));
+  compile_free(&r);
+  same_result(conv_bn, o);
+}
+
+static void test_fuse_epilogue(void) {
+  compile_result r;
+  compile_options o = {0};
+  CU_ASSERT_EQUAL_FATAL(compile_text(conv_bn, o, &r), 0);
+  /* conv + relu + sigmoid in one kernel; r never reaches the slab */
+  CU_ASSERT_EQUAL(r.plan->n_steps, 1);
+  CU_ASSERT_EQUAL(r.plan->steps[0].n_nodes, 3);
+  const rt_tensor *relu = find(r.plan, "r");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(relu);
+  CU_ASSERT_EQUAL(relu->kind, RT_KIND_FUSED);
+  CU_ASSERT_EQUAL(relu->offset, RT_NO_OFFSET);
+  compile_free(&r);
+  same_result(conv_bn, o);
+}
+
+static const char *block =
+    "name: t\ninputs:\n  x: {shape: [1, 8, 6, 6]}\n"
+    "params:\n"
+    "  w1: {shape: [4, 8, 1, 1], init: {normal: [0, 0.3], seed: 1}}\n"
+    "  w2: {shape: [4, 8, 3, 3], init: {normal: [0, 0.3], seed: 2}}\n"
+    "  w3: {shape: [8, 8, 1, 1], init: {normal: [0, 0.3], seed: 3}}\n"
+    "nodes:\n"
+    "  - {op: Relu, in: x, out: a}\n"
+    "  - {op: Conv, in: [a, w1], out: b1}\n"
+    "  - {op: Conv, in: [a, w2], out: b2, pads: [1, 1, 1, 1]}\n"
+    "  - {op: Concat, in: [b1, b2], out: c, axis: 1}\n"
+    "  - {op: Conv, in: [c, w3], out: d}\n"
+    "  - {op: Add, in: [d, a], out: e}\n"
+    "  - {op: Reshape, in: e, out: f, shape: [1, -1]}\n"
+    "  - {op: Tanh, in: f, out: y}\n"
+    "outputs: [y]\n";
+
+static void test_storage(void) {
+  compile_result r;
+  compile_options o = {.no_fuse = 1};
+  CU_ASSERT_EQUAL_FATAL(compile_text(block, o, &r), 0);
+  const rt_plan *p = r.plan;
+  const rt_tensor *b1 = find(p, "b1"), *b2 = find(p, "b2"), *c = find(p, "c"), *f = find(p, "f"),
+                  *e = find(p, "e"), *y = find(p, "y");
+  CU_ASSERT_FATAL(b1 && b2 && c && f && e && y);
+  /* the Concat is elided: b1 and b2 are written into c's two halves */
+  CU_ASSERT_EQUAL(b1->alias_kind, RT_ALIAS_VIEW);
+  CU_ASSERT_EQUAL(b2->alias_kind, RT_ALIAS_VIEW);
+  CU_ASSERT_EQUAL(b1->offset, c->offset);
+  CU_ASSERT_EQUAL(b2->offset, c->offset + b1->bytes);
+  for (uint32_t k = 0; k < p->n_nodes; k++) CU_ASSERT_NOT_EQUAL(p->nodes[k].op, RT_OP_CONCAT);
+  /* the Reshape is a view of e; y is written in place over f */
+  CU_ASSERT_EQUAL(f->alias_kind, RT_ALIAS_VIEW);
+  CU_ASSERT_EQUAL(f->offset, e->offset);
+  CU_ASSERT_EQUAL(y->alias_kind, RT_ALIAS_INPLACE);
+  CU_ASSERT_EQUAL(y->offset, f->offset);
+  char err[512];
+  CU_ASSERT_EQUAL(rt_plan_verify_memory(p, err, sizeof err), 0);
+  compile_free(&r);
+  same_result(block, o);
+  same_result(block, (compile_options){0});
+}
+
+/* Two branches, each making a big temporary that it shrinks: running one
+ * branch to its end before the other keeps one big temporary alive, not two. */
+static const char *branches =
+    "name: t\ninputs:\n  x: {shape: [1, 64]}\n"
+    "params:\n"
+    "  up1: {shape: [64, 4096], init: {normal: [0, 0.1], seed: 1}}\n"
+    "  dn1: {shape: [4096, 8], init: {normal: [0, 0.1], seed: 2}}\n"
+    "  up2: {shape: [64, 4096], init: {normal: [0, 0.1], seed: 3}}\n"
+    "  dn2: {shape: [4096, 8], init: {normal: [0, 0.1], seed: 4}}\n"
+    "nodes:\n"
+    "  - {op: MatMul, in: [x, up1], out: h1}\n"
+    "  - {op: MatMul, in: [x, up2], out: h2}\n"
+    "  - {op: Tanh, in: h1, out: t1}\n"
+    "  - {op: Tanh, in: h2, out: t2}\n"
+    "  - {op: MatMul, in: [t1, dn1], out: s1}\n"
+    "  - {op: MatMul, in: [t2, dn2], out: s2}\n"
+    "  - {op: Add, in: [s1, s2], out: y}\n"
+    "outputs: [y]\n";
+
+static void test_schedule(void) {
+  compile_result a, b;
+  compile_options fixed = {.no_schedule = 1, .no_fuse = 1}, chosen = {.no_fuse = 1};
+  CU_ASSERT_EQUAL_FATAL(compile_text(branches, fixed, &a), 0);
+  CU_ASSERT_EQUAL_FATAL(compile_text(branches, chosen, &b), 0);
+  /* file order holds h1 and h2 (16 KiB each) at once; a better order one */
+  CU_ASSERT(b.plan->lower_bound < a.plan->lower_bound);
+  CU_ASSERT(b.plan->lower_bound <= 16384 + 256 + 64 * 4 + 32);
+  CU_ASSERT_NOT_EQUAL(b.schedule, SCHED_FILE);
+  compile_free(&a);
+  compile_free(&b);
+  same_result(branches, chosen);
+}
+
+static void test_gpu_launches(void) {
+  if (!cg_have_nvrtc()) {
+    fprintf(stderr, "  (skipped: this build has no NVRTC)\n");
+    return;
+  }
+  compile_result r;
+  compile_options o = {.gpu = 1};
+  CU_ASSERT_EQUAL_FATAL(compile_text(block, o, &r), 0);
+  const rt_plan *p = r.plan;
+  CU_ASSERT_PTR_NOT_NULL_FATAL(p->launches);
+  CU_ASSERT(p->cubin_bytes > 0 && p->ptx_bytes > 0);
+  CU_ASSERT_EQUAL(p->cubin_arch, 90);
+  for (uint32_t s = 0; s < p->n_steps; s++) {
+    const rt_launch *l = &p->launches[s];
+    CU_ASSERT(l->kind == RT_LAUNCH_KERNEL || l->kind == RT_LAUNCH_GEMM);
+    if (l->kind != RT_LAUNCH_KERNEL) continue;
+    /* the entry point is in the PTX and (by name) in the CUBIN's strings */
+    CU_ASSERT_PTR_NOT_NULL(strstr(p->ptx, l->function));
+    int in_cubin = 0;
+    size_t len = strlen(l->function);
+    for (size_t i = 0; i + len <= p->cubin_bytes && !in_cubin; i++)
+      in_cubin = !memcmp(p->cubin + i, l->function, len);
+    CU_ASSERT(in_cubin);
+  }
+  /* the plan survives serialisation with its GPU code */
+  uint8_t *buf;
+  size_t size;
+  char err[512];
+  CU_ASSERT_EQUAL_FATAL(rt_plan_serialize(p, &buf, &size, err, sizeof err), 0);
+  rt_plan q;
+  CU_ASSERT_EQUAL_FATAL(rt_plan_parse(buf, size, &q, err, sizeof err), 0);
+  CU_ASSERT_EQUAL(q.cubin_bytes, p->cubin_bytes);
+  CU_ASSERT_STRING_EQUAL(q.launches[0].function, p->launches[0].function);
+  rt_plan_free(&q);
+  compile_free(&r);
+}
+
+TST_SUITE(passes, TST(test_fold_into_conv), TST(test_fuse_epilogue), TST(test_storage),
+          TST(test_schedule), TST(test_gpu_launches))
