@@ -109,7 +109,10 @@ typedef struct cg_options {
 } cg_options;
 
 /* How to launch one kernel: arguments are the group's CG_IN and CG_OUT
- * tensors' device addresses, in tensor index order. */
+ * tensors' device addresses, in tensor index order. name is the entry point
+ * to launch: the group's own name, or that of an earlier group of the same
+ * program whose generated kernel is identical (same shapes, ops and
+ * alignments), which the program then holds only once. */
 typedef struct cg_launch {
   char name[96];
   uint32_t grid[3], block[3];

@@ -36,6 +36,10 @@
 
 typedef enum { K_VIEW, K_EW, K_REDUCE, K_CONV, K_GEMM, K_INJECTIVE } kind;
 
+/* A kernel of more ops gains nothing measurable and each codegen check
+ * costs time in proportion to the group: keep checks (and kernels) small. */
+enum { MAX_GROUP = 32 };
+
 static kind classify(const graph_node *n) {
   int op = n->op;
   if (op == RT_OP_IDENTITY || op == RT_OP_DROPOUT || op == RT_OP_RESHAPE || op == RT_OP_FLATTEN ||
@@ -90,10 +94,11 @@ static void push(fuser *f, group *gr, graph_node *n) {
 
 /* Would codegen generate gr's nodes plus n (n may be NULL)? The tensors
  * read only inside are marked fused for the question, then unmarked. */
-static int codegen_ok(fuser *f, group *gr, graph_node *extra, int prepend) {
-  graph *g = f->g;
+static int codegen_ok(group *gr, graph_node *extra, int prepend) {
+  /* a probe's IR is thrown away: keep it out of the compile's arena */
+  arena scratch = {0};
   int n = gr->n + (extra != NULL);
-  graph_node **v = arena_array(g->ar, (size_t)n + 1, sizeof *v);
+  graph_node **v = arena_array(&scratch, (size_t)n + 1, sizeof *v);
   int k = 0;
   if (extra && prepend) v[k++] = extra;
   for (int i = 0; i < gr->n; i++) v[k++] = gr->nodes[i];
@@ -101,13 +106,14 @@ static int codegen_ok(fuser *f, group *gr, graph_node *extra, int prepend) {
   /* results of all but the last node are read only inside (by construction) */
   for (int i = 0; i + 1 < n; i++) v[i]->out[0]->fused = true;
   kernel_ir ir;
-  int ok = kernel_ir_build(g, v, n, NULL, &ir) == 0;
+  int ok = kernel_ir_build(&scratch, v, n, NULL, &ir) == 0;
   char why[256];
   if (ok) {
     ir.group.name = "probe";
     ok = cg_supported(&ir.group, why, sizeof why);
   }
   for (int i = 0; i + 1 < n; i++) v[i]->out[0]->fused = false;
+  arena_free(&scratch);
   return ok;
 }
 
@@ -159,8 +165,8 @@ void graph_fuse(graph *g, int enable) {
             !same_shape(t, n->out[0]) || t->dtype != n->out[0]->dtype)
           continue;
         group *gr = &f.groups[f.group_of_tail[t->id]];
-        if (gr->anchor == K_VIEW || gr->anchor == K_INJECTIVE) continue;
-        int ok = gr->anchor == K_GEMM ? gemm_epilogue(&f, gr, n, t) : codegen_ok(&f, gr, n, 0);
+        if (gr->anchor == K_VIEW || gr->anchor == K_INJECTIVE || gr->n >= MAX_GROUP) continue;
+        int ok = gr->anchor == K_GEMM ? gemm_epilogue(&f, gr, n, t) : codegen_ok(gr, n, 0);
         if (!ok) continue;
         f.group_of_tail[t->id] = -1;
         push(&f, gr, n);
@@ -174,8 +180,9 @@ void graph_fuse(graph *g, int enable) {
       graph_tensor *x = n->in[0];
       int gi = f.group_of_tail[x->id];
       if (gi >= 0 && f.readers[x->id] == 1 && !x->is_output && f.groups[gi].anchor != K_EW &&
+          f.groups[gi].n < MAX_GROUP &&
           f.groups[gi].anchor != K_GEMM && f.groups[gi].anchor != K_VIEW &&
-          codegen_ok(&f, &f.groups[gi], n, 0)) {
+          codegen_ok(&f.groups[gi], n, 0)) {
         group *gr = &f.groups[gi];
         f.group_of_tail[x->id] = -1;
         push(&f, gr, n);
@@ -188,7 +195,8 @@ void graph_fuse(graph *g, int enable) {
       graph_tensor *x = n->in[0];
       int gi = f.group_of_tail[x->id];
       if (gi >= 0 && f.readers[x->id] == 1 && !x->is_output && f.groups[gi].anchor == K_EW &&
-          codegen_ok(&f, &f.groups[gi], n, 0)) {
+          f.groups[gi].n < MAX_GROUP &&
+          codegen_ok(&f.groups[gi], n, 0)) {
         group *gr = &f.groups[gi];
         f.group_of_tail[x->id] = -1;
         push(&f, gr, n);

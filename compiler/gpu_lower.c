@@ -187,7 +187,7 @@ int gpu_lower(graph *g, rt_plan *p, const lower_info *li, const gpu_options *opt
       continue;
     }
     kernel_ir ir;
-    if (kernel_ir_build(g, nodes, (int)st->n_nodes, align, &ir)) {
+    if (kernel_ir_build(g->ar, nodes, (int)st->n_nodes, align, &ir)) {
       snprintf(err, err_size, "step %u (%s) does not fit the kernel IR", s, st->kernel);
       rc = -1;
       break;

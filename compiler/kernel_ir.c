@@ -23,13 +23,13 @@ static int index_of(graph_tensor **ts, int n, const graph_tensor *t) {
   return -1;
 }
 
-int kernel_ir_build(graph *g, graph_node **nodes, int n, const uint32_t *align, kernel_ir *k) {
+int kernel_ir_build(arena *a, graph_node **nodes, int n, const uint32_t *align, kernel_ir *k) {
   memset(k, 0, sizeof *k);
   int cap = 0;
   for (int i = 0; i < n; i++) cap += nodes[i]->n_in + nodes[i]->n_out;
-  k->tensors = arena_array(g->ar, (size_t)cap + 1, sizeof *k->tensors);
-  k->cg_tensors = arena_array(g->ar, (size_t)cap + 1, sizeof *k->cg_tensors);
-  k->nodes = arena_array(g->ar, (size_t)n + 1, sizeof *k->nodes);
+  k->tensors = arena_array(a, (size_t)cap + 1, sizeof *k->tensors);
+  k->cg_tensors = arena_array(a, (size_t)cap + 1, sizeof *k->cg_tensors);
+  k->nodes = arena_array(a, (size_t)n + 1, sizeof *k->nodes);
   /* tensors in first-use order: inputs as met, outputs as produced */
   for (int i = 0; i < n; i++) {
     graph_node *nd = nodes[i];

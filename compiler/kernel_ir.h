@@ -17,7 +17,8 @@ typedef struct kernel_ir {
 
 /* nodes[0..n) in execution order; tensors' fused flags decide their roles.
  * align[t->id] is each tensor's base alignment in bytes, or align is NULL
- * for the element size. -1 when a node does not fit the IR's limits. */
-int kernel_ir_build(graph *g, graph_node **nodes, int n, const uint32_t *align, kernel_ir *k);
+ * for the element size. Memory comes from a. -1 when a node does not fit the
+ * IR's limits. */
+int kernel_ir_build(arena *a, graph_node **nodes, int n, const uint32_t *align, kernel_ir *k);
 
 #endif

@@ -11,23 +11,15 @@
  */
 #include "lower.h"
 
+#include "alias.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
 static uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
-static graph_tensor *root_of(graph_tensor *t) {
-  while (t->alias_of) t = t->alias_of;
-  return t;
-}
 
-/* Byte offset of t inside its root. */
-static uint64_t offset_in_root(const graph_tensor *t) {
-  uint64_t off = 0;
-  for (; t->alias_of; t = t->alias_of) off += t->alias_offset;
-  return off;
-}
 
 static int is_copy_op(const graph_node *n) {
   switch (n->op) {
@@ -85,12 +77,17 @@ rt_plan *lower_graph(graph *g, const lower_options *opt, lower_info *info) {
     n_ints += (size_t)n->n_ia;
     n_floats += (size_t)n->n_fa;
   }
-  /* whatever a needed tensor shares bytes with must be in the plan too */
+  /* whatever a needed tensor shares bytes with must be in the plan too
+   * (each link walked once: chains can be as long as the model) */
+  char *up = arena_alloc(a, (size_t)g->n_tensors + 1);
   for (int i = 0; i < g->n_tensors; i++)
     if (need[i])
-      for (graph_tensor *t = g->tensors[i]->alias_of; t; t = t->alias_of) need[t->id] = 1;
+      for (graph_tensor *t = g->tensors[i]; t && !up[t->id]; t = t->alias_of) need[t->id] = up[t->id] = 1;
   uint32_t nt = 0;
   for (int i = 0; i < g->n_tensors; i++) map[i] = need[i] ? (int32_t)nt++ : -1;
+  graph_tensor **root = arena_array(a, (size_t)g->n_tensors + 1, sizeof *root);
+  uint64_t *in_root = arena_array(a, (size_t)g->n_tensors + 1, sizeof *in_root);
+  alias_graph_roots(g, root, in_root);
   int n_ws = 0; /* GEMM workspaces: one per step that starts with a MatMul/Gemm */
   for (int k = 0; k < g->n_nodes && opt->gemm_workspace; k++) {
     graph_node *n = g->nodes[k];
@@ -109,14 +106,14 @@ rt_plan *lower_graph(graph *g, const lower_options *opt, lower_info *info) {
     for (int d = 0; d < gt->rank; d++) t->dims[d] = gt->dims[d].v;
     t->bytes = graph_tensor_bytes(gt);
     t->alias_of = -1;
-    t->offset = offset_in_root(gt); /* slab: memplan adds the group's base */
+    t->offset = in_root[gt->id]; /* slab: memplan adds the group's base */
     if (g->batch_sym >= 0 && gt->rank > 0 && gt->dims[0].sym == g->batch_sym) t->flags |= RT_TF_BATCHED;
     if (gt->is_output) t->flags |= RT_TF_OUTPUT;
     if (gt->alias_of) {
       t->alias_of = map[gt->alias_of->id];
       t->alias_kind = gt->alias_kind;
     }
-    graph_tensor_kind kind = root_of(gt)->kind == GRAPH_PARAM ? GRAPH_PARAM : gt->kind;
+    graph_tensor_kind kind = root[gt->id]->kind == GRAPH_PARAM ? GRAPH_PARAM : gt->kind;
     if (kind == GRAPH_PARAM && gt->alias_of) {
       /* a view of a param: placed with its root below */
       t->kind = RT_KIND_PARAM;
@@ -157,13 +154,13 @@ rt_plan *lower_graph(graph *g, const lower_options *opt, lower_info *info) {
   for (int i = 0; i < g->n_tensors; i++) {
     if (map[i] < 0 || p->tensors[map[i]].kind != RT_KIND_PARAM || !g->tensors[i]->alias_of) continue;
     rt_tensor *t = &p->tensors[map[i]];
-    const rt_tensor *r = &p->tensors[map[root_of(g->tensors[i])->id]];
-    t->offset = r->offset + offset_in_root(g->tensors[i]);
+    const rt_tensor *r = &p->tensors[map[root[i]->id]];
+    t->offset = r->offset + in_root[i];
     t->init = r->init;
     t->init_a = r->init_a;
     t->init_b = r->init_b;
     t->init_seed = r->init_seed;
-    t->data_offset = r->data_offset + offset_in_root(g->tensors[i]);
+    t->data_offset = r->data_offset + in_root[i];
   }
   uint8_t *data = arena_alloc(a, data_at + 1);
   for (int i = 0; i < g->n_tensors; i++)

@@ -14,26 +14,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alias.h"
 #include "lower.h"
 #include "planner.h"
 
 static int in_slab(const rt_tensor *t) { return t->kind != RT_KIND_PARAM && t->kind != RT_KIND_FUSED; }
 
-static uint32_t root_of(const rt_plan *p, uint32_t i) {
-  while (p->tensors[i].alias_of >= 0) i = (uint32_t)p->tensors[i].alias_of;
-  return i;
-}
-
 void memplan_groups(const rt_plan *p, memplan_group *groups) {
+  uint32_t *root = malloc(((size_t)p->n_tensors + 1) * sizeof *root);
+  if (!root) abort();
+  alias_plan_roots(p, root);
   for (uint32_t i = 0; i < p->n_tensors; i++) groups[i] = (memplan_group){INT32_MAX, -1, 0};
   for (uint32_t i = 0; i < p->n_tensors; i++) {
     const rt_tensor *t = &p->tensors[i];
     if (!in_slab(t)) continue;
-    memplan_group *g = &groups[root_of(p, i)];
+    memplan_group *g = &groups[root[i]];
     if (t->first_step < g->first) g->first = t->first_step;
     if (t->last_step > g->last) g->last = t->last_step;
     if (t->bytes > g->bytes) g->bytes = t->bytes;
   }
+  free(root);
 }
 
 uint64_t memplan_live_bytes(const rt_plan *p, const memplan_group *groups, uint64_t *live) {
@@ -94,16 +94,34 @@ static void lifetimes(graph *g, rt_plan *p) {
   }
   /* A view makes its parent's bytes live as long as it is (and a parent
    * with no writer of its own, an elided Concat, starts with its first
-   * slice). Chains of views pass it up. */
-  for (uint32_t i = 0; i < p->n_tensors; i++) {
-    const rt_tensor *t = &p->tensors[i];
-    if (!in_slab(t) || t->first_step == INT32_MAX) continue;
-    for (const rt_tensor *c = t; c->alias_kind == RT_ALIAS_VIEW;) {
-      rt_tensor *parent = &p->tensors[c->alias_of];
-      if (t->first_step < parent->first_step) parent->first_step = t->first_step;
-      if (t->last_step > parent->last_step) parent->last_step = t->last_step;
-      c = parent;
+   * slice). Deepest views first, each stretching its direct parent, so a
+   * chain of views passes its range all the way up in linear time. */
+  uint32_t n = p->n_tensors;
+  uint32_t *depth = arena_array(g->ar, (size_t)n + 1, sizeof *depth);
+  char *known = arena_alloc(g->ar, (size_t)n + 1);
+  uint32_t *path = arena_array(g->ar, (size_t)n + 1, sizeof *path), max_depth = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t t = i, len = 0;
+    while (!known[t] && p->tensors[t].alias_kind == RT_ALIAS_VIEW) path[len++] = t, t = (uint32_t)p->tensors[t].alias_of;
+    if (!known[t]) known[t] = 1, depth[t] = 0;
+    while (len-- > 0) {
+      uint32_t c = path[len];
+      depth[c] = depth[p->tensors[c].alias_of] + 1;
+      known[c] = 1;
+      if (depth[c] > max_depth) max_depth = depth[c];
     }
+  }
+  uint32_t *count = arena_array(g->ar, (size_t)max_depth + 2, sizeof *count);
+  for (uint32_t i = 0; i < n; i++) count[depth[i]]++;
+  for (uint32_t d = max_depth; d > 0; d--) count[d - 1] += count[d]; /* deepest first */
+  uint32_t *order = arena_array(g->ar, (size_t)n + 1, sizeof *order);
+  for (uint32_t i = n; i-- > 0;) order[--count[depth[i]]] = i;
+  for (uint32_t k = 0; k < n; k++) {
+    const rt_tensor *t = &p->tensors[order[k]];
+    if (t->alias_kind != RT_ALIAS_VIEW || !in_slab(t) || t->first_step == INT32_MAX) continue;
+    rt_tensor *parent = &p->tensors[t->alias_of];
+    if (t->first_step < parent->first_step) parent->first_step = t->first_step;
+    if (t->last_step > parent->last_step) parent->last_step = t->last_step;
   }
   for (uint32_t i = 0; i < p->n_tensors; i++) {
     rt_tensor *t = &p->tensors[i];
@@ -142,9 +160,11 @@ void memplan_assign(graph *g, rt_plan *p, const memplan_options *opt, memplan_st
   uint64_t *root_offset = arena_array(g->ar, (size_t)p->n_tensors + 1, sizeof *root_offset);
   for (size_t k = 0; k < n; k++) root_offset[ids[k]] = bufs[k].offset;
   /* lowering left each slab tensor's offset inside its root */
+  uint32_t *root = arena_array(g->ar, (size_t)p->n_tensors + 1, sizeof *root);
+  alias_plan_roots(p, root);
   for (uint32_t i = 0; i < p->n_tensors; i++) {
     rt_tensor *t = &p->tensors[i];
-    if (in_slab(t)) t->offset += root_offset[root_of(p, i)];
+    if (in_slab(t)) t->offset += root_offset[root[i]];
   }
   p->slab_bytes = res.peak;
   p->workspace_bytes = 0; /* the largest one step uses (they are in the slab) */

@@ -48,9 +48,27 @@ static int inplace_input_ok(const graph_node *n, int i) {
   return 0;
 }
 
-static graph_tensor *root_of(graph_tensor *t) {
-  while (t->alias_of) t = t->alias_of;
-  return t;
+/* Roots of the tensors' alias groups as a union-find over tensor ids, kept
+ * alongside alias_of: chains of in-place writes get as long as the model
+ * (a thousand elementwise ops in a row), so they are never walked. */
+static int *uf;
+
+static int uf_find(int x) {
+  while (uf[x] != x) {
+    uf[x] = uf[uf[x]]; /* path halving */
+    x = uf[x];
+  }
+  return x;
+}
+
+static graph_tensor *root_of(graph *g, graph_tensor *t) { return g->tensors[uf_find(t->id)]; }
+
+/* t now shares parent's bytes: t's group (t and its views) joins parent's. */
+static void link(graph_tensor *t, graph_tensor *parent, int kind, uint64_t offset) {
+  t->alias_of = parent;
+  t->alias_kind = kind;
+  t->alias_offset = offset;
+  uf[uf_find(t->id)] = uf_find(parent->id);
 }
 
 static int same_shape(const graph_tensor *a, const graph_tensor *b) {
@@ -72,9 +90,7 @@ static void make_views(graph *g) {
     /* A plan needs at least one step: keep the last node if it is all there is. */
     if (kept == 0 && k == g->n_nodes - 1) return;
     n->elided = true;
-    y->alias_of = x;
-    y->alias_kind = RT_ALIAS_VIEW;
-    y->alias_offset = 0;
+    link(y, x, RT_ALIAS_VIEW, 0);
   }
 }
 
@@ -103,9 +119,7 @@ static void elide_concats(graph *g) {
     uint64_t at = 0;
     for (int i = 0; i < n->n_in; i++) {
       graph_tensor *x = n->in[i];
-      x->alias_of = y;
-      x->alias_kind = RT_ALIAS_VIEW;
-      x->alias_offset = at;
+      link(x, y, RT_ALIAS_VIEW, at);
       at += graph_tensor_bytes(x);
     }
     n->elided = true;
@@ -160,7 +174,7 @@ static void plan_inplace(graph *g) {
   for (int i = 0; i < g->n_outputs; i++) last[g->outputs[i]->id] = INT32_MAX;
   int *group_last = arena_array(g->ar, (size_t)n_t + 1, sizeof *group_last);
   for (int t = 0; t < n_t; t++) {
-    graph_tensor *r = root_of(g->tensors[t]);
+    graph_tensor *r = root_of(g, g->tensors[t]);
     if (last[t] > group_last[r->id]) group_last[r->id] = last[t];
   }
   step = -1;
@@ -185,17 +199,16 @@ static void plan_inplace(graph *g) {
       for (int i = 0; i < n->n_in && !x; i++) {
         graph_tensor *c = n->in[i];
         if (!c || c->fused || c->kind == GRAPH_PARAM || !same_shape(c, y)) continue;
-        graph_tensor *r = root_of(c);
+        graph_tensor *r = root_of(g, c);
         if (r->kind == GRAPH_PARAM || group_last[r->id] != step || !kernel_inplace_ok(g, k, end, c)) continue;
         x = c;
       }
       if (!x) continue;
-      y->alias_of = x;
-      y->alias_kind = RT_ALIAS_INPLACE;
-      y->alias_offset = 0;
       /* y and its views join x's group, which now lives as long as they do */
-      graph_tensor *r = root_of(x);
-      if (group_last[y->id] > group_last[r->id]) group_last[r->id] = group_last[y->id];
+      graph_tensor *r = root_of(g, x);
+      int y_last = group_last[root_of(g, y)->id];
+      link(y, x, RT_ALIAS_INPLACE, 0);
+      if (y_last > group_last[r->id]) group_last[r->id] = y_last;
       break;
     }
   }
@@ -209,7 +222,10 @@ void graph_plan_storage(graph *g, const storage_options *opt) {
     g->tensors[t]->alias_offset = 0;
   }
   for (int k = 0; k < g->n_nodes; k++) g->nodes[k]->elided = false;
+  uf = arena_array(g->ar, (size_t)g->n_tensors + 1, sizeof *uf);
+  for (int t = 0; t < g->n_tensors; t++) uf[t] = t;
   if (opt->views) make_views(g);
   if (opt->concat) elide_concats(g);
   if (opt->inplace) plan_inplace(g);
+  uf = NULL;
 }

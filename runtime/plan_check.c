@@ -12,6 +12,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rt_kernels.h"
@@ -470,18 +471,36 @@ int rt_plan_check(const rt_plan *p, char *err, size_t err_size) {
   if (p->n_steps == 0 || p->n_nodes == 0) return bad(&c, "no steps");
   for (uint32_t i = 0; i < p->n_tensors; i++)
     if (check_tensor(&c, i)) return -1;
-  /* alias chains end (no cycle) and stay within one region */
-  for (uint32_t i = 0; i < p->n_tensors; i++) {
-    uint32_t cur = i, hops = 0;
-    int is_param = p->tensors[i].kind == RT_KIND_PARAM;
-    while (p->tensors[cur].alias_of >= 0 && hops++ <= p->n_tensors) {
-      cur = (uint32_t)p->tensors[cur].alias_of;
-      if ((p->tensors[cur].kind == RT_KIND_PARAM) != is_param || p->tensors[cur].kind == RT_KIND_FUSED)
-        return bad(&c, "tensor '%s' aliases '%s' in another region", p->tensors[i].name, p->tensors[cur].name);
+  /* alias links stay within one region and form no cycle (each tensor is
+   * visited once: in-place chains can be as long as the model) */
+  {
+    uint8_t *state = calloc((size_t)p->n_tensors + 1, 1); /* 0 new, 1 on the path, 2 done */
+    if (!state) return bad(&c, "out of memory checking %u tensors", p->n_tensors);
+    for (uint32_t i = 0; i < p->n_tensors; i++) {
+      const rt_tensor *t = &p->tensors[i];
+      if (t->alias_of >= 0) {
+        const rt_tensor *parent = &p->tensors[t->alias_of];
+        if ((parent->kind == RT_KIND_PARAM) != (t->kind == RT_KIND_PARAM) || parent->kind == RT_KIND_FUSED ||
+            t->kind == RT_KIND_FUSED) {
+          free(state);
+          return bad(&c, "tensor '%s' aliases '%s' in another region", t->name, parent->name);
+        }
+      }
+      uint32_t cur = i;
+      while (state[cur] == 0 && p->tensors[cur].alias_of >= 0) {
+        state[cur] = 1;
+        cur = (uint32_t)p->tensors[cur].alias_of;
+      }
+      int cycle = state[cur] == 1;
+      for (uint32_t x = i; state[x] == 1; x = (uint32_t)p->tensors[x].alias_of) state[x] = 2;
+      state[cur] = 2;
+      if (cycle) {
+        free(state);
+        return bad(&c, "the alias links through '%s' form a cycle", t->name);
+      }
     }
-    if (hops > p->n_tensors) return bad(&c, "the alias links through '%s' form a cycle", p->tensors[i].name);
+    free(state);
   }
-
   /* inputs and outputs */
   for (uint32_t i = 0; i < p->n_inputs + p->n_outputs; i++) {
     int32_t id = i < p->n_inputs ? p->inputs[i] : p->outputs[i - p->n_inputs];
