@@ -24,7 +24,7 @@
 
 static const char usage[] =
     "usage: dlc MODEL.yaml [-o PLAN.bin] [--dim NAME=VALUE]... [--precision P] [--report]\n"
-    "           [--report-json FILE] [--report-svg FILE] [--time-limit S] [--quiet]\n"
+    "           [--report-json FILE] [--report-svg FILE] [--time-limit S] [--json] [--quiet]\n"
     "           [--no-fold] [--no-fuse] [--no-views] [--no-concat-elision] [--no-inplace]\n"
     "           [--no-schedule] [--memory-limit SIZE] [--emit-cuda DIR] [--no-gpu]\n"
     "           [--placement greedy|best]\n"
@@ -53,6 +53,8 @@ static const char usage[] =
     "  --memory-limit SIZE compile at the largest batch whose slab and params fit in\n"
     "                      SIZE (e.g. 8GiB, 512MB, 1000000); --report adds a table of\n"
     "                      device bytes against batch size\n"
+    "  --json              print the summary as one JSON document on stdout\n"
+    "                      (human reports then go to stderr)\n"
     "  --quiet             no summary line\n"
     "  -h, --help          this text\n"
     "\n"
@@ -93,7 +95,7 @@ int main(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "plan-buffers")) return plan_buffers_main(argc - 1, argv + 1);
   compile_options opt = {.time_limit_s = 5.0, .gpu = 1};
   model_dim_override dims[64];
-  int quiet = 0, text_report = 0;
+  int quiet = 0, text_report = 0, json = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     int has_next = i + 1 < argc;
@@ -160,6 +162,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "dlc: --memory-limit wants a size such as 8GiB, 512MB or 1000000, not '%s'\n", argv[i]);
         return 1;
       }
+    } else if (!strcmp(a, "--json")) {
+      json = 1;
     } else if (!strcmp(a, "--quiet")) {
       quiet = 1;
     } else if (a[0] == '-' && a[1]) {
@@ -181,10 +185,12 @@ int main(int argc, char **argv) {
   compile_result r;
   int rc = compile_model(&opt, &r, stderr);
   if (rc == 0) {
-    if (!quiet) report_summary(stdout, r.plan);
-    if (opt.memory_limit) report_fit(stdout, &r, opt.memory_limit, text_report);
-    if (text_report) report_text(stdout, &r.arena, r.plan);
-    if (!opt.plan_path && !quiet) printf("dlc: no -o given: the model checks out; no plan written\n");
+    FILE *human = json ? stderr : stdout; /* one JSON document on stdout */
+    if (!quiet && !json) report_summary(human, r.plan);
+    if (opt.memory_limit) report_fit(human, &r, opt.memory_limit, text_report);
+    if (text_report) report_text(human, &r.arena, r.plan);
+    if (json) report_summary_json(stdout, &r, opt.plan_path);
+    else if (!opt.plan_path && !quiet) printf("dlc: no -o given: the model checks out; no plan written\n");
   }
   compile_free(&r);
   for (int i = 0; i < opt.model.n_dim_overrides; i++) free((void *)dims[i].name);

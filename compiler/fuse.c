@@ -21,7 +21,11 @@
  *              the whole (a Concat is better elided: storage.c);
  *   GEMM       MatMul and Gemm run through cuBLASLt, whose epilogues take a
  *              per-column bias, then Relu or the tanh Gelu; nothing else
- *              joins them.
+ *              joins them;
+ *   attention  MatMul(Q, K^T), an optional scale (Mul or Div by a scalar)
+ *              and additive mask, Softmax over the last axis and MatMul(P,
+ *              V) become one kernel, as FlashAttention computes it: the
+ *              score matrix, batch x heads x seq x seq, never reaches memory.
  *
  * codegen (cg_supported) has the last word on every other group. A group's
  * nodes end up consecutive, at the place of its last node (moving a node
@@ -34,7 +38,7 @@
 #include "kernel_ir.h"
 #include "passes.h"
 
-typedef enum { K_VIEW, K_EW, K_REDUCE, K_CONV, K_GEMM, K_INJECTIVE } kind;
+typedef enum { K_VIEW, K_EW, K_REDUCE, K_CONV, K_GEMM, K_INJECTIVE, K_ATTENTION } kind;
 
 /* A kernel of more ops gains nothing measurable and each codegen check
  * costs time in proportion to the group: keep checks (and kernels) small. */
@@ -69,6 +73,7 @@ typedef struct group {
 typedef struct fuser {
   graph *g;
   int *readers;      /* tensor id -> number of node inputs reading it */
+  graph_node **sole; /* tensor id -> its one reader (readers == 1), else NULL */
   group *groups;
   int n_groups;
   int *group_of_tail; /* tensor id -> group whose tail it is, or -1 */
@@ -140,23 +145,88 @@ static int gemm_epilogue(fuser *f, group *gr, graph_node *n, graph_tensor *main_
   return 0;
 }
 
+/* The next node of an attention chain: the sole reader of t, if it is not
+ * a model output and is not grouped yet. */
+static graph_node *next_of(fuser *f, graph_tensor *t) {
+  if (!t || t->is_output || f->readers[t->id] != 1) return NULL;
+  graph_node *m = f->sole[t->id];
+  return m && m->group < 0 ? m : NULL;
+}
+
+/* MatMul -> [Mul|Div scalar] -> [Add mask] -> Softmax(last axis) -> MatMul
+ * starting at n; the nodes go to chain, their count is returned (0: no). */
+static int match_attention(fuser *f, graph_node *n, graph_node **chain) {
+  if (n->op != RT_OP_MATMUL || !n->out[0] || n->out[0]->rank < 2) return 0;
+  int len = 0;
+  chain[len++] = n;
+  graph_tensor *t = n->out[0];
+  graph_node *m = next_of(f, t);
+  if (m && (m->op == RT_OP_MUL || m->op == RT_OP_DIV)) {
+    graph_tensor *c = m->in[0] == t ? m->in[1] : m->in[0];
+    if (c->kind != GRAPH_PARAM || graph_tensor_numel(c) != 1 || (m->op == RT_OP_DIV && m->in[0] != t) ||
+        !same_shape(m->out[0], t))
+      return 0;
+    chain[len++] = m;
+    t = m->out[0];
+    m = next_of(f, t);
+  }
+  if (m && m->op == RT_OP_ADD) {
+    graph_tensor *mask = m->in[0] == t ? m->in[1] : m->in[0];
+    if (mask == t || !same_shape(m->out[0], t)) return 0;
+    chain[len++] = m;
+    t = m->out[0];
+    m = next_of(f, t);
+  }
+  if (!m || m->op != RT_OP_SOFTMAX || m->ia[0] != t->rank - 1) return 0;
+  chain[len++] = m;
+  t = m->out[0];
+  m = next_of(f, t);
+  if (!m || m->op != RT_OP_MATMUL || m->in[0] != t) return 0;
+  chain[len++] = m;
+  return len;
+}
+
 void graph_fuse(graph *g, int enable) {
   fuser f = {g, arena_array(g->ar, (size_t)g->n_tensors + 1, sizeof(int)),
+             arena_array(g->ar, (size_t)g->n_tensors + 1, sizeof(graph_node *)),
              arena_array(g->ar, (size_t)g->n_nodes + 1, sizeof(group)), 0,
              arena_array(g->ar, (size_t)g->n_tensors + 1, sizeof(int))};
   for (int t = 0; t < g->n_tensors; t++) {
     g->tensors[t]->fused = false;
     f.group_of_tail[t] = -1;
   }
-  for (int k = 0; k < g->n_nodes; k++)
+  for (int k = 0; k < g->n_nodes; k++) {
+    g->nodes[k]->group = -1;
     for (int i = 0; i < g->nodes[k]->n_in; i++)
-      if (g->nodes[k]->in[i]) f.readers[g->nodes[k]->in[i]->id]++;
+      if (g->nodes[k]->in[i]) {
+        f.readers[g->nodes[k]->in[i]->id]++;
+        f.sole[g->nodes[k]->in[i]->id] = g->nodes[k];
+      }
+  }
 
   for (int k = 0; k < g->n_nodes; k++) {
     graph_node *n = g->nodes[k];
+    if (n->group >= 0) continue; /* taken by an attention chain met earlier */
     kind kd = classify(n);
     int joined = -1;
     if (!enable) kd = K_VIEW; /* nothing joins anything */
+    graph_node *chain[8];
+    int len = kd == K_GEMM ? match_attention(&f, n, chain) : 0;
+    if (len) {
+      group tmp = {chain + 1, len - 1, len - 1, K_ATTENTION, NULL, 0};
+      if (codegen_ok(&tmp, chain[0], 1)) {
+        group *gr = &f.groups[f.n_groups];
+        memset(gr, 0, sizeof *gr);
+        for (int i = 0; i < len; i++) {
+          push(&f, gr, chain[i]);
+          chain[i]->group = f.n_groups;
+        }
+        gr->anchor = K_ATTENTION;
+        gr->tail = chain[len - 1]->out[0];
+        f.group_of_tail[gr->tail->id] = f.n_groups++;
+        continue;
+      }
+    }
     /* epilogue: n's main operand ends a group and has no other reader */
     if (kd == K_EW && n->n_out == 1 && n->out[0]) {
       for (int i = 0; i < n->n_in && joined < 0; i++) {

@@ -165,7 +165,7 @@ int gpu_lower(graph *g, rt_plan *p, const lower_info *li, const gpu_options *opt
     rt_launch *l = &p->launches[s];
     memset(l, 0, sizeof *l);
     l->function = "";
-    if (nodes[0]->op == RT_OP_MATMUL || nodes[0]->op == RT_OP_GEMM) {
+    if (lower_is_cublas(nodes, (int)st->n_nodes)) {
       gemm_layout L;
       if (gemm_of(p, li, s, &L, err, err_size)) {
         rc = -1;

@@ -48,6 +48,13 @@ static const char *kernel_stem(arena *a, int op) {
 
 static int is_gemm(const graph_node *n) { return n->op == RT_OP_MATMUL || n->op == RT_OP_GEMM; }
 
+int lower_is_cublas(graph_node *const *nodes, int n) {
+  if (!is_gemm(nodes[0])) return 0;
+  for (int i = 1; i < n; i++)
+    if (nodes[i]->op != RT_OP_ADD && nodes[i]->op != RT_OP_RELU && nodes[i]->op != RT_OP_GELU) return 0;
+  return 1;
+}
+
 rt_plan *lower_graph(graph *g, const lower_options *opt, lower_info *info) {
   arena *a = g->ar;
   rt_plan *p = arena_alloc(a, sizeof *p);
@@ -256,7 +263,7 @@ rt_plan *lower_graph(graph *g, const lower_options *opt, lower_info *info) {
      * tiled without splitting K and need none. At least 64 KiB, at most the
      * cap, so a matmul's workspace never sets a model's peak. */
     uint64_t ws = 0;
-    if (opt->gemm_workspace && is_gemm(live[first])) {
+    if (opt->gemm_workspace && lower_is_cublas(live + first, end - first)) {
       uint64_t out_bytes = graph_tensor_bytes(live[end - 1]->out[0]);
       if (out_bytes < ((uint64_t)1 << 20)) ws = out_bytes * 4 < (64u << 10) ? 64u << 10 : out_bytes * 4;
       if (ws > opt->gemm_workspace) ws = opt->gemm_workspace;

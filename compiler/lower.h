@@ -21,6 +21,11 @@ typedef struct lower_info {
   int32_t *workspace;          /* step -> its workspace tensor id, or -1 */
 } lower_info;
 
+/* Whether a step of these nodes runs as one cuBLASLt call: a MatMul or
+ * Gemm followed only by its bias and activation epilogue (fuse.c forms no
+ * other group starting with one, except attention, which is a kernel). */
+int lower_is_cublas(graph_node *const *nodes, int n);
+
 /* Build the plan (arena memory); info (may be NULL) receives the links
  * back to the graph. */
 rt_plan *lower_graph(graph *g, const lower_options *opt, lower_info *info);

@@ -27,7 +27,7 @@ const char *report_bytes(uint64_t b) {
   char *s = bufs[slot++ % 8];
   if (b < 1024) snprintf(s, 32, "%llu B", (unsigned long long)b);
   else if (b < (1u << 20)) snprintf(s, 32, "%.1f KiB", (double)b / 1024);
-  else if (b < (1ull << 30)) snprintf(s, 32, "%.1f MiB", (double)b / (1 << 20));
+  else if (b < (1ull << 30)) snprintf(s, 32, "%.2f MiB", (double)b / (1 << 20));
   else snprintf(s, 32, "%.2f GiB", (double)b / (1ull << 30));
   return s;
 }
@@ -35,13 +35,11 @@ const char *report_bytes(uint64_t b) {
 uint64_t report_device_bytes(const rt_plan *p) { return p->slab_bytes + p->params_bytes; }
 
 void report_summary(FILE *f, const rt_plan *p) {
-  fprintf(f, "dlc: %s: %u kernel%s, slab %llu B (%s), lower bound %llu B, gap %.2f%%, params %llu B "
-          "(%s), device total %llu B (%s)\n",
-          p->model, p->n_steps, p->n_steps == 1 ? "" : "s", (unsigned long long)p->slab_bytes,
-          report_bytes(p->slab_bytes), (unsigned long long)p->lower_bound,
-          pct(p->slab_bytes, p->lower_bound), (unsigned long long)p->params_bytes,
-          report_bytes(p->params_bytes), (unsigned long long)report_device_bytes(p),
-          report_bytes(report_device_bytes(p)));
+  /* human units here; exact bytes are in --report and --report-json */
+  fprintf(f, "dlc: %s: %u kernel%s, slab %s, lower bound %s (gap %.2f%%), params %s, device %s\n",
+          p->model, p->n_steps, p->n_steps == 1 ? "" : "s", report_bytes(p->slab_bytes),
+          report_bytes(p->lower_bound), pct(p->slab_bytes, p->lower_bound),
+          report_bytes(p->params_bytes), report_bytes(report_device_bytes(p)));
 }
 
 static int in_slab(const rt_tensor *t) { return t->kind != RT_KIND_PARAM && t->kind != RT_KIND_FUSED; }
@@ -70,26 +68,30 @@ void report_text(FILE *f, arena *a, const rt_plan *p) {
   memplan_group *groups = arena_array(a, p->n_tensors + 1, sizeof *groups);
   memplan_groups(p, groups);
   memplan_live_bytes(p, groups, live);
+  fprintf(f, "\nslab %llu B, lower bound %llu B, params %llu B, device %llu B\n",
+          (unsigned long long)p->slab_bytes, (unsigned long long)p->lower_bound,
+          (unsigned long long)p->params_bytes, (unsigned long long)report_device_bytes(p));
   fprintf(f, "\nsteps of %s (live: slab bytes alive during the step)\n", p->model);
-  fprintf(f, "%5s  %-30s %-20s %12s %4s %4s\n", "step", "kernel", "ops", "live", "born", "free");
+  /* every table line fits 80 columns: long names are clipped from the left */
+  fprintf(f, "%5s  %-26s %-16s %10s %4s %4s\n", "step", "kernel", "ops", "live", "born", "free");
   for (uint32_t s = 0; s < p->n_steps; s++) {
     const rt_step *st = &p->steps[s];
     char ops[64] = "";
     for (uint32_t k = 0; k < st->n_nodes && strlen(ops) < 40; k++)
       snprintf(ops + strlen(ops), sizeof ops - strlen(ops), "%s%s", k ? "+" : "",
                rt_op_name(p->nodes[st->first_node + k].op));
-    fprintf(f, "%5u  %-30s %-20s %12s %4d %4d%s\n", s, clip(st->kernel, 30), clip(ops, 20),
-            report_bytes(live[s]), born[s], freed[s], live[s] == p->lower_bound ? "  <- peak" : "");
+    fprintf(f, "%5u  %-26s %-16s %10s %4d %4d%s\n", s, clip(st->kernel, 26), clip(ops, 16),
+            report_bytes(live[s]), born[s], freed[s], live[s] == p->lower_bound ? " <- peak" : "");
   }
   fprintf(f, "\ntensors (offset in the slab or the params region)\n");
-  fprintf(f, "%-28s %-10s %-8s %11s %12s %11s\n", "name", "kind", "dtype", "bytes", "offset", "steps");
+  fprintf(f, "%-24s %-10s %-8s %10s %11s %11s\n", "name", "kind", "dtype", "bytes", "offset", "steps");
   for (uint32_t i = 0; i < p->n_tensors; i++) {
     const rt_tensor *t = &p->tensors[i];
     char steps[32] = "-";
     if (in_slab(t)) snprintf(steps, sizeof steps, "%d..%d", t->first_step, t->last_step);
     char off[24] = "-";
     if (t->offset != RT_NO_OFFSET) snprintf(off, sizeof off, "%llu", (unsigned long long)t->offset);
-    fprintf(f, "%-28s %-10s %-8s %11llu %12s %11s\n", clip(t->name, 28), rt_kind_name(t->kind),
+    fprintf(f, "%-24s %-10s %-8s %10llu %11s %11s\n", clip(t->name, 24), rt_kind_name(t->kind),
             rt_dtype_name(t->dtype), (unsigned long long)t->bytes, off, steps);
   }
   fprintf(f, "\n");

@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 
+#include "json.h"
 #include "report.h"
 
 static int by_batch(const void *x, const void *y) {
@@ -40,4 +41,45 @@ void report_fit(FILE *f, const compile_result *r, uint64_t limit, int table) {
       fprintf(f, "%12lld %16s %12s\n", (long long)rows[i].batch, "-", "no compile");
   }
   fprintf(f, "\n");
+}
+
+void report_summary_json(FILE *f, const compile_result *r, const char *plan_path) {
+  const rt_plan *p = r->plan;
+  uint32_t kernels = 0, gemms = 0;
+  for (uint32_t s = 0; p->launches && s < p->n_steps; s++) {
+    kernels += p->launches[s].kind == RT_LAUNCH_KERNEL;
+    gemms += p->launches[s].kind == RT_LAUNCH_GEMM;
+  }
+  static const char *const sched[] = {"file", "greedy", "dfs"};
+  fprintf(f, "{\"model\": ");
+  json_write_string(f, p->model);
+  fprintf(f, ", \"plan\": ");
+  if (plan_path) json_write_string(f, plan_path);
+  else fputs("null", f);
+  fprintf(f, ", \"dims\": {");
+  for (uint32_t i = 0; i < p->n_dims; i++) {
+    fprintf(f, "%s", i ? ", " : "");
+    json_write_string(f, p->dims[i].name);
+    fprintf(f, ": %lld", (long long)p->dims[i].value);
+  }
+  fprintf(f, "}, \"steps\": %u, \"slab_bytes\": %llu, \"lower_bound_bytes\": %llu, "
+             "\"workspace_bytes\": %llu, \"params_bytes\": %llu, \"device_bytes\": %llu, "
+             "\"schedule\": \"%s\", \"planner\": ",
+          p->n_steps, (unsigned long long)p->slab_bytes, (unsigned long long)p->lower_bound,
+          (unsigned long long)p->workspace_bytes, (unsigned long long)p->params_bytes,
+          (unsigned long long)(p->slab_bytes + p->params_bytes), sched[r->schedule % 3]);
+  json_write_string(f, r->mem.method);
+  fprintf(f, ", \"gpu\": ");
+  if (p->launches)
+    fprintf(f, "{\"kernels\": %u, \"cublaslt_calls\": %u, \"cubin_bytes\": %llu, \"cubin_arch\": %u, "
+               "\"ptx_bytes\": %llu}", kernels, gemms, (unsigned long long)p->cubin_bytes, p->cubin_arch,
+            (unsigned long long)p->ptx_bytes);
+  else
+    fputs("null", f);
+  if (r->fit_dim) {
+    fprintf(f, ", \"memory_limit\": {\"dim\": ");
+    json_write_string(f, r->fit_dim);
+    fprintf(f, ", \"batch\": %lld}", (long long)r->fit_n);
+  }
+  fprintf(f, "}\n");
 }
