@@ -13,7 +13,11 @@
  *
  * Seeded params that take part are materialised here (runtime/rt_init.h).
  * Folded params hold data, which plan.bin stores; params that lose their
- * last reader are left out of the plan.
+ * last reader are left out of the plan. So that compile memory and plan
+ * size do not grow with the model's weights, a seeded weight larger than
+ * FOLD_MAX_BYTES is not folded (the chain stays a BatchNormalization, which
+ * fusion puts in the Conv's epilogue anyway), nor are chains over more than
+ * FOLD_MAX_CHANNELS channels.
  */
 #include <math.h>
 #include <string.h>
@@ -21,6 +25,9 @@
 #include "passes.h"
 #include "rt_init.h"
 #include "rt_kernels.h"
+
+enum { FOLD_MAX_CHANNELS = 1 << 20 };
+#define FOLD_MAX_BYTES ((uint64_t)1 << 20)
 
 /* float32 values of a param (materialised on first use). */
 static float *values(graph *g, graph_tensor *t) {
@@ -66,7 +73,7 @@ static void use(graph_node *n, int i, graph_tensor *t) {
 }
 
 /* Channel axis of an activation for per-channel params: 1 (NCHW, or [N, C]). */
-static int channel_len(const graph_tensor *x) { return x->rank >= 2 ? (int)x->dims[1].v : -1; }
+static int64_t channel_len(const graph_tensor *x) { return x->rank >= 2 ? x->dims[1].v : -1; }
 
 /* Is p one value per channel of x (or one value overall)? Shapes [C], [C,1,..]
  * right-aligned to x's axis 1, or [1, C, 1, ..], or a scalar. */
@@ -86,6 +93,8 @@ static int per_channel(const graph_tensor *x, const graph_tensor *p, int *scalar
 /* The affine a*x + b per channel that node n applies to its activation input
  * (index *xi), or 0 if it is not one. */
 static int node_affine(graph *g, graph_node *n, int *xi, float **a, float **b) {
+  if (n->in[0] && channel_len(n->in[0]) > FOLD_MAX_CHANNELS) return 0;
+  if (n->n_in > 1 && n->in[1] && channel_len(n->in[1]) > FOLD_MAX_CHANNELS) return 0;
   if (n->op == RT_OP_BATCH_NORM) {
     graph_tensor *x = n->in[0];
     for (int i = 1; i < 5; i++)
@@ -153,7 +162,7 @@ static graph_node **sole_readers(graph *g) {
 static int fold_into(graph *g, graph_node *n, const float *a, const float *b) {
   graph_tensor *w = n->in[1], *bias = n->n_in > 2 ? n->in[2] : NULL;
   if (w->kind != GRAPH_PARAM || (bias && bias->kind != GRAPH_PARAM) || w->n_uses != 1 ||
-      !rt_dtype_is_float(w->dtype))
+      !rt_dtype_is_float(w->dtype) || (!w->data && graph_tensor_bytes(w) > FOLD_MAX_BYTES))
     return 0;
   int64_t m;
   if (n->op == RT_OP_CONV) {

@@ -71,8 +71,8 @@ int kernel_ir_build(arena *a, graph_node **nodes, int n, const uint32_t *align, 
       c->out[j] = nd->out[j] ? index_of(k->tensors, k->n_tensors, nd->out[j]) : -1;
     c->n_ia = nd->n_ia;
     c->n_fa = nd->n_fa;
-    memcpy(c->ia, nd->ia, (size_t)nd->n_ia * sizeof *nd->ia);
-    memcpy(c->fa, nd->fa, (size_t)nd->n_fa * sizeof *nd->fa);
+    if (nd->n_ia) memcpy(c->ia, nd->ia, (size_t)nd->n_ia * sizeof *nd->ia);
+    if (nd->n_fa) memcpy(c->fa, nd->fa, (size_t)nd->n_fa * sizeof *nd->fa);
   }
   k->group.name = nodes[0]->name;
   k->group.tensors = k->cg_tensors;

@@ -212,10 +212,10 @@ rt_plan *lower_graph(graph *g, const lower_options *opt, lower_info *info) {
     n->fa = p->n_floats;
     if (!copy) {
       n->n_ia = (uint32_t)gn->n_ia;
-      memcpy(p->ints + p->n_ints, gn->ia, (size_t)gn->n_ia * sizeof *gn->ia);
+      if (gn->n_ia) memcpy(p->ints + p->n_ints, gn->ia, (size_t)gn->n_ia * sizeof *gn->ia);
       p->n_ints += (uint32_t)gn->n_ia;
       n->n_fa = (uint32_t)gn->n_fa;
-      memcpy(p->floats + p->n_floats, gn->fa, (size_t)gn->n_fa * sizeof *gn->fa);
+      if (gn->n_fa) memcpy(p->floats + p->n_floats, gn->fa, (size_t)gn->n_fa * sizeof *gn->fa);
       p->n_floats += (uint32_t)gn->n_fa;
     }
   }

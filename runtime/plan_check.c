@@ -56,6 +56,9 @@ static int check_tensor(chk *c, uint32_t i) {
   if (t->kind == RT_KIND_FUSED) {
     if (t->offset != RT_NO_OFFSET) return bad(c, "fused tensor '%s' has an offset", t->name);
   } else {
+    /* kernels read whole elements; a buffer of its own starts aligned */
+    if (t->offset % rt_dtype_size(t->dtype) || (t->alias_of < 0 && t->offset % p->alignment))
+      return bad(c, "tensor '%s' at offset %llu is misaligned", t->name, (unsigned long long)t->offset);
     uint64_t region = t->kind == RT_KIND_PARAM ? p->params_bytes : p->slab_bytes;
     if (t->offset > region || t->bytes > region - t->offset)
       return bad(c, "tensor '%s' [%llu, +%llu) lies outside its %s region of %llu bytes", t->name,

@@ -156,6 +156,7 @@ static void wb_reserve(wbuf *b, size_t more) {
 }
 
 static void wb_put(wbuf *b, const void *data, size_t n) {
+  if (n == 0) return; /* an empty section: b->p may still be NULL */
   wb_reserve(b, n);
   if (b->oom) return;
   memcpy(b->p + b->len, data, n);
