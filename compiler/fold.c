@@ -158,6 +158,22 @@ static graph_node **sole_readers(graph *g) {
   return r;
 }
 
+/* Would fold_into accept n? (Checked before the chain is taken apart.) */
+static int foldable(const graph_node *n) {
+  if (n->op != RT_OP_CONV && n->op != RT_OP_GEMM) return 0;
+  const graph_tensor *w = n->in[1], *bias = n->n_in > 2 ? n->in[2] : NULL;
+  if (w->kind != GRAPH_PARAM || (bias && bias->kind != GRAPH_PARAM) || w->n_uses != 1 ||
+      !rt_dtype_is_float(w->dtype) || (!w->data && graph_tensor_bytes(w) > FOLD_MAX_BYTES))
+    return 0;
+  if (n->op == RT_OP_GEMM) {
+    if (n->fa[0] != 1.0f || (bias && n->fa[1] != 1.0f)) return 0;
+    if (bias && !((bias->rank == 1 || (bias->rank == 2 && bias->dims[0].v == 1)) &&
+                  bias->dims[bias->rank - 1].v == n->out[0]->dims[1].v))
+      return 0;
+  }
+  return 1;
+}
+
 /* Fold a*x+b (per output channel) into conv / gemm n; 1 on success. */
 static int fold_into(graph *g, graph_node *n, const float *a, const float *b) {
   graph_tensor *w = n->in[1], *bias = n->n_in > 2 ? n->in[2] : NULL;
@@ -233,14 +249,18 @@ static void fold_affine(graph *g) {
       chain[n_chain++] = next;
     }
     graph_tensor *y = chain[n_chain - 1]->out[0];
+    graph_node *prod = x->producer;
+    int into = prod && reader[x->id] == head && foldable(prod);
+    /* a lone op that folds nowhere is left alone: a bias Add after a MatMul
+     * stays an Add, which cuBLASLt takes as its bias epilogue */
+    if (!into && n_chain == 1) continue;
     /* every chain node leaves; head may come back as the single affine */
     for (int j = 0; j < n_chain; j++) {
       for (int i = 0; i < chain[j]->n_in; i++)
         if (chain[j]->in[i]) chain[j]->in[i]->n_uses--;
       g->nodes[chain[j]->pos] = NULL;
     }
-    graph_node *prod = x->producer;
-    if (prod && reader[x->id] == head && fold_into(g, prod, a, b)) {
+    if (into && fold_into(g, prod, a, b)) {
       for (int o = 0; o < prod->n_out; o++)
         if (prod->out[o] == x) prod->out[o] = y; /* the producer now writes y */
       y->producer = prod;

@@ -94,7 +94,8 @@ static int gemm_of(const rt_plan *p, const lower_info *li, uint32_t s, gemm_layo
       batch = ba, sa = m * k, sb = k * n, sc = m * n;
     }
   }
-  int epi = RT_GEMM_EPI_NONE;
+  /* a Gemm's own per-column C is already the bias */
+  int epi = L->args[4] >= 0 ? RT_GEMM_EPI_BIAS : RT_GEMM_EPI_NONE;
   for (uint32_t j = 1; j < st->n_nodes; j++) {
     graph_node *e = nodes[j];
     if (e->op == RT_OP_ADD) {
@@ -103,11 +104,13 @@ static int gemm_of(const rt_plan *p, const lower_info *li, uint32_t s, gemm_layo
       epi = RT_GEMM_EPI_BIAS;
     } else if (e->op == RT_OP_RELU) {
       epi = epi == RT_GEMM_EPI_BIAS ? RT_GEMM_EPI_BIAS_RELU : RT_GEMM_EPI_RELU;
-    } else if (e->op == RT_OP_GELU) {
+    } else if (e->op == RT_OP_GELU && e->ia[0] == 1) { /* cuBLASLt's GELU is the tanh form */
       epi = epi == RT_GEMM_EPI_BIAS ? RT_GEMM_EPI_BIAS_GELU : RT_GEMM_EPI_GELU;
+    } else {
+      snprintf(why, why_size, "step %u: %s cannot be a cuBLASLt epilogue", s, rt_op_name(e->op));
+      return -1;
     }
   }
-  if (L->args[4] >= 0 && epi == RT_GEMM_EPI_NONE) epi = RT_GEMM_EPI_BIAS;
   graph_node *last = nodes[st->n_nodes - 1];
   int64_t lda = ta ? m : k, ldb = tb ? k : n;
   if (mm->op == RT_OP_MATMUL && A->rank == 1) lda = k;

@@ -51,7 +51,9 @@ static int is_gemm(const graph_node *n) { return n->op == RT_OP_MATMUL || n->op 
 int lower_is_cublas(graph_node *const *nodes, int n) {
   if (!is_gemm(nodes[0])) return 0;
   for (int i = 1; i < n; i++)
-    if (nodes[i]->op != RT_OP_ADD && nodes[i]->op != RT_OP_RELU && nodes[i]->op != RT_OP_GELU) return 0;
+    if (nodes[i]->op != RT_OP_ADD && nodes[i]->op != RT_OP_RELU &&
+        !(nodes[i]->op == RT_OP_GELU && nodes[i]->ia[0] == 1))
+      return 0;
   return 1;
 }
 

@@ -2,13 +2,17 @@
  * dlrun.c: the runtime driver: load a plan, pick a backend, stream a data
  * directory through it, print a summary.
  *
- * dlrun links neither libyaml nor NVRTC, and never needs libcuda to start.
+ * dlrun links neither libyaml nor NVRTC, and never needs libcuda to start:
+ * the CUDA backend loads the driver with dlopen, and without a driver, a
+ * device or GPU code in the plan dlrun runs on the CPU and says why (unless
+ * --device cuda asked for the GPU, which then makes that an error).
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rt_backend.h"
@@ -27,8 +31,9 @@ static const char usage[] =
     "\n"
     "  --data DIR      the input directory (required)\n"
     "  --out DIR       where outputs go (default: out), created if missing\n"
-    "  --device D      cpu, or cuda (default: cuda where a driver and device are\n"
-    "                  present, else cpu; the choice is printed on stderr)\n"
+    "  --device D      cpu, or cuda (default: cuda where a driver, a device and\n"
+    "                  GPU code in the plan are present, else cpu, saying why on\n"
+    "                  stderr); with cuda, any of them missing is an error\n"
     "  --threads N     CPU threads (default: one per core, or $DLC_THREADS)\n"
     "  --json          print the summary as one JSON document on stdout\n"
     "  --quiet         no summary\n"
@@ -39,7 +44,11 @@ static const char usage[] =
     "missing, corrupt or invalid; 4 out of memory or other resources; 5 reading\n"
     "data or writing outputs failed (e.g. disk full); 6 device failure;\n"
     "130 interrupted (SIGINT/SIGTERM). On any failure no output file is left\n"
-    "half-written.\n";
+    "half-written.\n"
+    "\n"
+    "Environment: DLC_THREADS (CPU threads), DLC_LIBCUDA and DLC_LIBCUBLASLT (paths\n"
+    "of the CUDA driver and cuBLASLt libraries, default libcuda.so.1 and\n"
+    "libcublasLt.so.13/.12).\n";
 
 static volatile sig_atomic_t stop_flag;
 
@@ -48,11 +57,38 @@ static void on_signal(int sig) {
   signal(sig, SIG_DFL); /* a second signal ends the process at once */
 }
 
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* The exit status for a CUDA backend that did not start. */
+static int cuda_exit(rt_cuda_status st) {
+  switch (st) {
+  case RT_CUDA_NO_CODE: return RT_EXIT_PLAN;
+  case RT_CUDA_NO_MEMORY: return RT_EXIT_RESOURCE;
+  default: return RT_EXIT_DEVICE;
+  }
+}
+
+/* JSON string contents (names and device strings are plain, but be safe). */
+static void json_str(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    if (*s == '"' || *s == '\\') fprintf(f, "\\%c", *s);
+    else if ((unsigned char)*s < 0x20) fprintf(f, "\\u%04x", *s);
+    else fputc(*s, f);
+  }
+  fputc('"', f);
+}
+
 static void print_bytes(FILE *f, const char *label, uint64_t b) {
   fprintf(f, "  %-14s %14llu B (%.1f MiB)\n", label, (unsigned long long)b, (double)b / (1 << 20));
 }
 
 int main(int argc, char **argv) {
+  double t_start = now();
   const char *plan_path = NULL, *device = NULL;
   rt_run_options opt = {.out_dir = "out", .stop = &stop_flag};
   int threads = 0, json = 0, quiet = 0;
@@ -112,38 +148,71 @@ int main(int argc, char **argv) {
     return RT_EXIT_PLAN;
   }
 
-  if (device && !strcmp(device, "cuda")) {
-    fprintf(stderr, "dlrun: --device cuda: this build has no CUDA backend yet; use --device cpu\n");
-    rt_plan_free(&plan);
-    return RT_EXIT_DEVICE;
-  }
-  if (!device) fprintf(stderr, "dlrun: running on the CPU (no CUDA backend in this build)\n");
+  double t_plan = now();
 
-  rt_backend *b = rt_cpu_backend_create(&plan, threads, err, sizeof err);
+  rt_backend *b = NULL;
+  if (!device || !strcmp(device, "cuda")) {
+    rt_cuda_status cst;
+    b = rt_cuda_backend_create(&plan, threads, &cst, err, sizeof err);
+    if (!b) {
+      if (device || (cst != RT_CUDA_NO_DRIVER && cst != RT_CUDA_NO_DEVICE && cst != RT_CUDA_NO_CODE)) {
+        fprintf(stderr, "dlrun: %s%s\n", device ? "--device cuda: " : "", err);
+        rt_plan_free(&plan);
+        return cuda_exit(cst);
+      }
+      fprintf(stderr, "dlrun: running on the CPU: %s\n", err);
+    }
+  }
+  if (!b) b = rt_cpu_backend_create(&plan, threads, err, sizeof err);
   if (!b) {
     fprintf(stderr, "dlrun: %s\n", err);
     rt_plan_free(&plan);
     return RT_EXIT_RESOURCE;
   }
+  double t_ready = now();
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
+  /* past a file size limit a write must fail (EFBIG, then exit 5 with the
+   * temporaries removed) rather than the signal kill dlrun mid-file */
+  signal(SIGXFSZ, SIG_IGN);
   opt.progress = isatty(STDERR_FILENO) && !quiet;
   rt_run_stats st;
   int code = rt_run(&plan, b, &opt, &st, err, sizeof err);
   if (code != RT_EXIT_OK) {
     fprintf(stderr, "dlrun: %s\n", err);
   } else if (json) {
-    printf("{\"model\": \"%s\", \"backend\": \"%s\", \"device\": \"%s\", \"samples\": %lld, "
-           "\"batch_size\": %lld, \"batches\": %lld, \"seconds\": %.6f, \"compute_seconds\": %.6f, "
-           "\"samples_per_second\": %.3f, \"latency_ms\": {\"p50\": %.4f, \"p90\": %.4f, \"p99\": %.4f}, "
-           "\"slab_bytes\": %llu, \"params_bytes\": %llu, \"device_bytes\": %llu, \"outputs_dir\": \"%s\"}\n",
-           plan.model, b->name, b->device, (long long)st.samples, (long long)st.batch_size,
-           (long long)st.batches, st.seconds, st.compute_seconds,
-           st.seconds > 0 ? (double)st.samples / st.seconds : 0.0, st.latency_ms[0], st.latency_ms[1],
-           st.latency_ms[2], (unsigned long long)plan.slab_bytes,
-           (unsigned long long)plan.params_bytes, (unsigned long long)b->device_bytes, opt.out_dir);
+    printf("{\"model\": ");
+    json_str(stdout, plan.model);
+    printf(", \"backend\": \"%s\", \"device\": ", b->name);
+    json_str(stdout, b->device);
+    if (b->card[0]) {
+      printf(", \"card\": {\"name\": ");
+      json_str(stdout, b->card);
+      printf(", \"compute_capability\": \"%d.%d\", \"memory_bytes\": %llu, \"sms\": %d, "
+             "\"driver_version\": %d, \"code\": \"%s\"}", b->cc_major, b->cc_minor,
+             (unsigned long long)b->card_bytes, b->sms, b->driver_version, b->code ? b->code : "");
+    } else {
+      printf(", \"card\": null");
+    }
+    printf(", \"samples\": %lld, \"batch_size\": %lld, \"batches\": %lld, \"seconds\": %.6f, "
+           "\"compute_seconds\": %.6f, \"samples_per_second\": %.3f, "
+           "\"latency_ms\": {\"p50\": %.4f, \"p90\": %.4f, \"p99\": %.4f}, "
+           "\"startup_ms\": {\"total\": %.3f, \"plan\": %.3f, \"backend\": %.3f}, "
+           "\"slab_bytes\": %llu, \"params_bytes\": %llu, \"workspace_bytes\": %llu, "
+           "\"device_bytes\": %llu, \"outputs_dir\": ",
+           (long long)st.samples, (long long)st.batch_size, (long long)st.batches, st.seconds,
+           st.compute_seconds, st.seconds > 0 ? (double)st.samples / st.seconds : 0.0, st.latency_ms[0],
+           st.latency_ms[1], st.latency_ms[2], (t_ready - t_start) * 1e3, (t_plan - t_start) * 1e3,
+           (t_ready - t_plan) * 1e3, (unsigned long long)plan.slab_bytes,
+           (unsigned long long)plan.params_bytes, (unsigned long long)plan.workspace_bytes,
+           (unsigned long long)b->device_bytes);
+    json_str(stdout, opt.out_dir);
+    printf("}\n");
   } else if (!quiet) {
     printf("dlrun: %s on %s (%s)\n", plan.model, b->name, b->device);
+    if (b->code) printf("  GPU code: %s\n", b->code);
+    printf("  start-up %.1f ms (plan %.1f ms, backend %.1f ms)\n", (t_ready - t_start) * 1e3,
+           (t_plan - t_start) * 1e3, (t_ready - t_plan) * 1e3);
     printf("  %lld sample%s in %lld batch%s of %lld%s\n", (long long)st.samples,
            st.samples == 1 ? "" : "s", (long long)st.batches, st.batches == 1 ? "" : "es",
            (long long)st.batch_size,
@@ -152,6 +221,7 @@ int main(int argc, char **argv) {
            "p99 %.3f ms\n", st.seconds, st.seconds > 0 ? (double)st.samples / st.seconds : 0.0,
            st.compute_seconds, st.latency_ms[0], st.latency_ms[1], st.latency_ms[2]);
     print_bytes(stdout, "slab", plan.slab_bytes);
+    print_bytes(stdout, "  workspace", plan.workspace_bytes);
     print_bytes(stdout, "params", plan.params_bytes);
     print_bytes(stdout, "allocated", b->device_bytes);
     printf("  outputs in %s/\n", opt.out_dir);

@@ -6,6 +6,12 @@
  * agree on M, outputs can be streamed, the output directory is writable. All
  * buffers are allocated before the loop; the loop itself only reads rows,
  * runs the backend and appends rows to the output files.
+ *
+ * With an asynchronous backend (rt_backend.h: two slots of host buffers)
+ * batch i+1 is read and submitted before batch i's outputs are waited for
+ * and written, so file I/O and copies overlap the device's compute. The
+ * per-batch latency is the backend's compute time: run() timed here, or
+ * what wait() reports (the device's own timing of the batch).
  */
 #include "rt_run.h"
 
@@ -114,6 +120,91 @@ static void percentiles(const int64_t *hist, int64_t total, double *out) {
   }
 }
 
+/* State of the batch loop. */
+typedef struct batch_loop {
+  const rt_plan *p;
+  rt_backend *b;
+  run_input *in;
+  run_output *out;
+  int64_t n, m;          /* batch size, samples */
+  int any_batched;
+  int64_t batches;
+  int64_t hist[HIST_BUCKETS];
+  double compute;        /* seconds of compute, summed over batches */
+  double t0;
+  double sync_seconds;   /* a synchronous backend's last run(), timed here */
+  char inner[512];
+  int progress;
+} batch_loop;
+
+static int64_t batch_rows(const batch_loop *L, int64_t bi) {
+  int64_t first = bi * L->n;
+  return L->any_batched ? (L->m - first < L->n ? L->m - first : L->n) : 1;
+}
+
+/* A backend failure: the CPU's are about the data (e.g. a Gather index out
+ * of range), the device's are the device's. */
+static int backend_failed(const batch_loop *L, int64_t bi, char *err, size_t err_size) {
+  return fail(err, err_size, strcmp(L->b->name, "cpu") ? RT_EXIT_DEVICE : RT_EXIT_DATA, "batch %lld: %s",
+              (long long)bi, L->inner);
+}
+
+/* Read batch bi into its slot and start it. */
+static int submit(batch_loop *L, int64_t bi, char *err, size_t err_size) {
+  const rt_plan *p = L->p;
+  rt_backend *b = L->b;
+  int slot = (int)(bi % rt_backend_slots(b));
+  int64_t first = bi * L->n, rows = batch_rows(L, bi);
+  for (uint32_t i = 0; i < p->n_inputs; i++) {
+    run_input *x = &L->in[i];
+    uint8_t *dst = rt_backend_input(b, slot, i);
+    if (!x->batched) {
+      memcpy(dst, x->host, x->t->bytes);
+      continue;
+    }
+    if (rt_npy_read_rows(&x->r, first, rows, dst, L->inner, sizeof L->inner))
+      return fail(err, err_size, RT_EXIT_IO, "%s", L->inner);
+    if (rows < L->n) memset(dst + (uint64_t)rows * x->row_bytes, 0, (uint64_t)(L->n - rows) * x->row_bytes);
+  }
+  if (b->submit) {
+    if (b->submit(b, slot, L->inner, sizeof L->inner)) return backend_failed(L, bi, err, err_size);
+    return 0;
+  }
+  double c0 = now();
+  if (b->run(b, L->inner, sizeof L->inner)) return backend_failed(L, bi, err, err_size);
+  L->sync_seconds = now() - c0;
+  return 0;
+}
+
+/* Wait for batch bi and append its rows to the outputs. */
+static int retire(batch_loop *L, int64_t bi, char *err, size_t err_size) {
+  const rt_plan *p = L->p;
+  rt_backend *b = L->b;
+  int slot = (int)(bi % rt_backend_slots(b));
+  double dt = L->sync_seconds, ms = 0;
+  if (b->submit) {
+    if (b->wait(b, slot, &ms, L->inner, sizeof L->inner)) return backend_failed(L, bi, err, err_size);
+    dt = ms * 1e-3;
+  }
+  L->compute += dt;
+  L->hist[hist_bucket(dt * 1e3)]++;
+  int64_t rows = batch_rows(L, bi);
+  for (uint32_t i = 0; i < p->n_outputs; i++) {
+    run_output *o = &L->out[i];
+    const uint8_t *src = rt_backend_output(b, slot, i);
+    uint64_t bytes = o->batched ? (uint64_t)rows * o->row_bytes : o->t->bytes;
+    if (rt_npy_writer_write(&o->w, src, bytes, L->inner, sizeof L->inner))
+      return fail(err, err_size, RT_EXIT_IO, "%s", L->inner);
+  }
+  if (L->progress && (bi % 8 == 7 || bi + 1 == L->batches)) {
+    double el = now() - L->t0;
+    fprintf(stderr, "\rbatch %lld/%lld  %.0f samples/s   ", (long long)bi + 1, (long long)L->batches,
+            el > 0 ? (double)(bi * L->n + rows) / el : 0.0);
+    fflush(stderr);
+  }
+  return 0;
+}
+
 int rt_run(const rt_plan *p, rt_backend *b, const rt_run_options *opt, rt_run_stats *stats,
            char *err, size_t err_size) {
   memset(stats, 0, sizeof *stats);
@@ -216,46 +307,20 @@ int rt_run(const rt_plan *p, rt_backend *b, const rt_run_options *opt, rt_run_st
     o->open = 1;
   }
 
-  /* --- the loop --- */
-  int64_t hist[HIST_BUCKETS] = {0};
-  double t0 = now(), compute = 0;
+  /* --- the loop: batch bi is read into slot bi % slots and submitted; its
+   * outputs are written once the slot comes round again (or at the end), so
+   * an asynchronous backend computes one batch while the next is read. --- */
+  int slots = rt_backend_slots(b);
+  batch_loop L = {p, b, in, out, n, m, any_batched, batches, {0}, 0, now(), 0, {0}, opt->progress};
   for (int64_t bi = 0; bi < batches; bi++) {
     if (opt->stop && *opt->stop)
       { code = fail(err, err_size, RT_EXIT_INTERRUPTED, "interrupted after %lld of %lld batches; no "
                     "output was written", (long long)bi, (long long)batches); goto done; }
-    int64_t first = bi * n, rows = any_batched ? (m - first < n ? m - first : n) : 1;
-    for (uint32_t i = 0; i < p->n_inputs; i++) {
-      run_input *x = &in[i];
-      uint8_t *dst = b->input(b, i);
-      if (!x->batched) {
-        memcpy(dst, x->host, x->t->bytes);
-        continue;
-      }
-      if (rt_npy_read_rows(&x->r, first, rows, dst, inner, sizeof inner))
-        { code = fail(err, err_size, RT_EXIT_IO, "%s", inner); goto done; }
-      if (rows < n) memset(dst + (uint64_t)rows * x->row_bytes, 0, (uint64_t)(n - rows) * x->row_bytes);
-    }
-    double c0 = now();
-    if (b->run(b, inner, sizeof inner))
-      { code = fail(err, err_size, strcmp(b->name, "cpu") ? RT_EXIT_DEVICE : RT_EXIT_DATA,
-                    "batch %lld: %s", (long long)bi, inner); goto done; }
-    double dt = now() - c0;
-    compute += dt;
-    hist[hist_bucket(dt * 1e3)]++;
-    for (uint32_t i = 0; i < p->n_outputs; i++) {
-      run_output *o = &out[i];
-      const uint8_t *src = b->output(b, i);
-      uint64_t bytes = o->batched ? (uint64_t)rows * o->row_bytes : o->t->bytes;
-      if (rt_npy_writer_write(&o->w, src, bytes, inner, sizeof inner))
-        { code = fail(err, err_size, RT_EXIT_IO, "%s", inner); goto done; }
-    }
-    if (opt->progress && (bi % 8 == 7 || bi + 1 == batches)) {
-      double el = now() - t0;
-      fprintf(stderr, "\rbatch %lld/%lld  %.0f samples/s   ", (long long)bi + 1, (long long)batches,
-              el > 0 ? (double)(first + rows) / el : 0.0);
-      fflush(stderr);
-    }
+    if (bi >= slots && (code = retire(&L, bi - slots, err, err_size))) goto done;
+    if ((code = submit(&L, bi, err, err_size))) goto done;
   }
+  for (int64_t bi = batches > slots ? batches - slots : 0; bi < batches; bi++)
+    if ((code = retire(&L, bi, err, err_size))) goto done;
   if (batches == 0 && p->n_outputs)
     for (uint32_t i = 0; i < p->n_outputs; i++)
       if (!out[i].batched)
@@ -267,9 +332,9 @@ int rt_run(const rt_plan *p, rt_backend *b, const rt_run_options *opt, rt_run_st
       { code = fail(err, err_size, RT_EXIT_IO, "%s", inner); goto done; }
     out[i].open = 0;
   }
-  stats->seconds = now() - t0;
-  stats->compute_seconds = compute;
-  percentiles(hist, batches, stats->latency_ms);
+  stats->seconds = now() - L.t0;
+  stats->compute_seconds = L.compute;
+  percentiles(L.hist, batches, stats->latency_ms);
 
 done:
   free((void *)m_from);

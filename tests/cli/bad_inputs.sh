@@ -143,12 +143,13 @@ expect "plan offset outside the slab" 3 "offset.plan: invalid plan: tensor 'x' .
 # ---------------------------------------------------------------- data
 npy() { # npy FILE DESCR SHAPE [FORTRAN] [TRUNCATE]: a header and zero data
   python3 - "$@" <<'EOF'
-import sys, numpy as np
+import sys
 path, descr, shape = sys.argv[1], sys.argv[2], eval(sys.argv[3])
 fortran = len(sys.argv) > 4 and sys.argv[4] == "F"
 hdr = "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }" % (descr, fortran, repr(tuple(shape)))
 hdr += " " * (-(len(hdr) + 11) % 64) + "\n"
-n = int(np.prod(shape)) * np.dtype(descr).itemsize
+n = {"<f4": 4, ">f4": 4, "<f8": 8, "<f2": 2, "<i8": 8}[descr]
+for d in shape: n *= d
 if len(sys.argv) > 5: n //= 2
 open(path, "wb").write(b"\x93NUMPY\x01\x00" + len(hdr).to_bytes(2, "little") + hdr.encode() + bytes(n))
 EOF
@@ -179,9 +180,11 @@ expect "output directory cannot be written" 5 "output directory blocker/out: Not
 # a disk that fills up: the file size limit makes the output write fail
 expect "disk full while writing outputs" 5 "(File too large|No space left)" -- bash -c "ulimit -f 8; exec $DLRUN good.plan --data data --out out"
 # SIGINT in the middle of a long run: exit 130, nothing written
-mkdir -p dlong && python3 -c "
-import numpy as np; np.save('dlong/x.npy', np.zeros((400000, 64), np.float32))"
-expect "SIGINT during a run" 130 "interrupted" -- bash -c "$DLRUN good.plan --data dlong --out out & pid=\$!; sleep 0.3; kill -INT \$pid; wait \$pid"
+mkdir -p dlong && npy dlong/x.npy '<f4' '(400000, 64)'
+# (signalled once its output files are open, i.e. mid-stream)
+expect "SIGINT during a run" 130 "interrupted" -- bash -c "$DLRUN good.plan --data dlong --out out & pid=\$!;
+  for i in \$(seq 200); do ls -A out 2>/dev/null | grep -q tmp && break; sleep 0.02; done;
+  kill -INT \$pid; wait \$pid"
 
 if [ "$TABLE" = --print-table ]; then
   echo "| bad input | exit | message |"
