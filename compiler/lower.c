@@ -261,13 +261,14 @@ rt_plan *lower_graph(graph *g, const lower_options *opt, lower_info *info) {
         if (t && t->fused) p->tensors[map[t->id]].first_step = p->tensors[map[t->id]].last_step = (int32_t)ns;
       }
     /* cuBLASLt's scratch: split-K pays off when the output is small (an FC
-     * layer at small batch) and needs a few copies of it; large outputs are
-     * tiled without splitting K and need none. At least 64 KiB, at most the
-     * cap, so a matmul's workspace never sets a model's peak. */
+     * layer at small batch: a few KiB) and needs a few copies of it; larger
+     * outputs are tiled without splitting K and need none. 64 KiB up to
+     * twice the output, at most the cap, so a matmul's workspace never sets
+     * a model's peak. */
     uint64_t ws = 0;
     if (opt->gemm_workspace && lower_is_cublas(live + first, end - first)) {
       uint64_t out_bytes = graph_tensor_bytes(live[end - 1]->out[0]);
-      if (out_bytes < ((uint64_t)1 << 20)) ws = out_bytes * 4 < (64u << 10) ? 64u << 10 : out_bytes * 4;
+      if (out_bytes < ((uint64_t)256 << 10)) ws = out_bytes * 2 < (64u << 10) ? 64u << 10 : out_bytes * 2;
       if (ws > opt->gemm_workspace) ws = opt->gemm_workspace;
     }
     if (ws) {

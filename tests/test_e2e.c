@@ -131,6 +131,16 @@ static void test_models_transformer(void) {
   check_model("transformer", "transformer.yaml", outs, 1e-4);
 }
 
+/* The zoo (tools/make_zoo.py): references from tools/dlc_ref.py. */
+static void test_models_zoo(void) {
+  const char *lenet[] = {"logits", "probs", NULL}, *logits[] = {"logits", NULL}, *y[] = {"y", NULL};
+  check_model("lenet", "lenet.yaml", lenet, 1e-4);
+  check_model("resnet18", "resnet18.yaml", logits, 1e-4);
+  check_model("mobilenetv2", "mobilenetv2.yaml", logits, 1e-4);
+  check_model("bert_layer", "bert_layer.yaml", y, 1e-4);
+  check_model("gpt2_block", "gpt2_block.yaml", y, 1e-4);
+}
+
 /* Write a deterministic random float32 input file. */
 static void write_input(const char *dir, const rt_tensor *t, int64_t m) {
   char file[300], err[512];
@@ -330,5 +340,6 @@ static void test_sample_counts_differ(void) {
 }
 
 TST_SUITE(e2e, TST(test_models_mlp), TST(test_models_cnn), TST(test_models_transformer),
+          TST(test_models_zoo),
           TST(test_onnx_light), TST(test_offsets_matter), TST(test_batching),
           TST(test_sample_counts_differ))

@@ -5,7 +5,7 @@
 # The CUDA toolkit (/usr/local/cuda), for NVRTC and the GPU parts, is
 # optional: without it dlc writes CPU-only plans.
 set -e
-pkgs="build-essential cmake pkg-config libyaml-dev libcunit1-dev python3"
+pkgs="build-essential cmake pkg-config libyaml-dev libcunit1-dev python3 python3-venv"
 [ "${1:-}" = --ci ] && pkgs="$pkgs clang libclang-rt-14-dev valgrind"
 missing=""
 for p in $pkgs; do
