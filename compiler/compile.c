@@ -75,7 +75,8 @@ static int compile_plan(const compile_options *opt, compile_result *r, FILE *dia
   r->plan = p;
   if (opt->precision == PRECISION_TF32) p->flags |= RT_PLAN_TF32;
   if (gpu && !opt->skip_codegen) {
-    gpu_options go = {90, 80, 132, opt->precision == PRECISION_TF32, opt->emit_cuda};
+    int arch = opt->cuda_arch ? opt->cuda_arch : 90;
+    gpu_options go = {arch, arch < 80 ? arch : 80, 132, opt->precision == PRECISION_TF32, opt->emit_cuda};
     char why[16384];
     if (gpu_lower(g, p, &li, &go, why, sizeof why)) {
       if (strncmp(why, "NVRTC", 5) == 0) diag_error(d, (src_loc){file, 0, 0}, "%s", why);

@@ -29,6 +29,7 @@ typedef struct compile_options {
   int gpu;                  /* generate GPU code (when this dlc has NVRTC) */
   int precision;            /* PRECISION_* (passes.h) */
   const char *emit_cuda;    /* write the generated CUDA C into this directory */
+  int cuda_arch;            /* CUBIN architecture (0: 90, H100/H200); PTX covers the rest */
   int skip_codegen;         /* plan the GPU's memory (workspaces) but compile no code */
 } compile_options;
 

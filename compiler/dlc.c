@@ -26,7 +26,8 @@ static const char usage[] =
     "usage: dlc MODEL.yaml [-o PLAN.bin] [--dim NAME=VALUE]... [--precision P] [--report]\n"
     "           [--report-json FILE] [--report-svg FILE] [--time-limit S] [--json] [--quiet]\n"
     "           [--no-fold] [--no-fuse] [--no-views] [--no-concat-elision] [--no-inplace]\n"
-    "           [--no-schedule] [--memory-limit SIZE] [--emit-cuda DIR] [--no-gpu]\n"
+    "           [--no-schedule] [--memory-limit SIZE] [--emit-cuda DIR] [--cuda-arch SM]\n"
+    "           [--no-gpu]\n"
     "           [--placement greedy|best]\n"
     "       dlc plan-buffers IN.csv [-o OUT.csv] [options]   (dlc plan-buffers --help)\n"
     "\n"
@@ -44,6 +45,8 @@ static const char usage[] =
     "                      activations stored in that type, float32 arithmetic;\n"
     "                      inputs and outputs keep their types)\n"
     "  --emit-cuda DIR     write the generated CUDA C to DIR/<model>.cu\n"
+    "  --cuda-arch SM      CUBIN for sm_SM (default 90: H100, H200); PTX for\n"
+    "                      compute_80 (or SM when lower) runs on the other cards\n"
     "  --no-gpu            generate no GPU code (a CPU-only plan)\n"
     "  --time-limit S      seconds the memory planner may search (default 5)\n"
     "  --no-fold, --no-fuse, --no-views, --no-concat-elision, --no-inplace,\n"
@@ -135,6 +138,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "dlc: --emit-cuda %s: %s\n", opt.emit_cuda, strerror(errno));
         return 1;
       }
+    } else if (!strcmp(a, "--cuda-arch") && has_next) {
+      char *end;
+      long v = strtol(argv[++i], &end, 10);
+      if (*end || v < 1 || v > 1000) {
+        fprintf(stderr, "dlc: --cuda-arch wants a number such as 80 or 90, not '%s'\n", argv[i]);
+        return 1;
+      }
+      opt.cuda_arch = (int)v;
     } else if (!strcmp(a, "--no-gpu")) {
       opt.gpu = 0;
     } else if (!strcmp(a, "--no-fold")) {

@@ -177,6 +177,12 @@ echo file > blocker
 expect "output directory cannot be written" 5 "output directory blocker/out: Not a directory" -- $DLRUN good.plan --data data --out blocker/out
 
 # ---------------------------------------------------------------- faults
+# NVRTC refusing the generated program (here: an architecture it does not
+# know): the log, where the source was kept, no plan (only with NVRTC)
+if "$BUILD/dlc" "$SRC/models/mlp/mlp.yaml" --json 2>/dev/null | grep -q '"cubin_bytes"'; then
+  expect "NVRTC failure" 1 "error: NVRTC could not compile the generated CUDA; the source is in ./mlp.failed.cu" -- \
+    "$BUILD/dlc" "$SRC/models/mlp/mlp.yaml" -o out.plan --cuda-arch 12
+fi
 # a disk that fills up: the file size limit makes the output write fail
 expect "disk full while writing outputs" 5 "(File too large|No space left)" -- bash -c "ulimit -f 8; exec $DLRUN good.plan --data data --out out"
 # SIGINT in the middle of a long run: exit 130, nothing written
