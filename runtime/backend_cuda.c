@@ -541,8 +541,9 @@ static int plan_io(cuda_backend *b, char *err, size_t err_size) {
 static int start(cuda_backend *b, int threads, char *err, size_t err_size) {
   const rt_plan *p = b->plan;
   if (!p->launches)
-    return fail(b, RT_CUDA_NO_CODE, err, err_size, "the plan has no GPU code: it was compiled by a dlc built "
-                "without NVRTC; recompile it with a dlc built with the CUDA toolkit, or run it with --device cpu");
+    return fail(b, RT_CUDA_NO_CODE, err, err_size, "the plan has no GPU code (compiled with dlc --no-gpu, "
+                "or by a dlc built without the CUDA toolkit); recompile it with GPU code, or run it with "
+                "--device cpu");
   if (check_launches(b, err, err_size) || plan_io(b, err, err_size)) return -1;
   if (rt_cuda_load(&b->cu, err, err_size)) return set_status(b, RT_CUDA_NO_DRIVER);
 
