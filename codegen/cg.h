@@ -129,6 +129,9 @@ int cg_supported(const cg_group *g, char *why, size_t why_size);
 typedef struct cg_program cg_program;
 
 cg_program *cg_program_create(const cg_options *opt);
+/* Threads cg_program_compile may use (NVRTC's and ptxas's --split-compile);
+ * 0 (the default): the online CPUs, at most 16. */
+void cg_program_set_threads(cg_program *p, int threads);
 void cg_program_destroy(cg_program *p);
 
 /* Add a group's kernel to the program (emitting its CUDA C). 0, or -1 with
@@ -145,8 +148,11 @@ typedef struct cg_binary {
   size_t ptx_bytes;
 } cg_binary;
 
-/* Compile with NVRTC. 0, or -1 with NVRTC's log (and the source line it
- * points at) in log. Without NVRTC in this build: -1 and a message saying so. */
+/* Compile with NVRTC: PTX for compute_<ptx_sm>, and from that PTX the CUBIN
+ * for sm_<sm> with the toolkit's ptxas ($DLC_PTXAS overrides the one found
+ * at build time; set empty, or without one, NVRTC compiles the CUBIN too).
+ * 0, or -1 with NVRTC's log (and the source line it points at) in log.
+ * Without NVRTC in this build: -1 and a message saying so. */
 int cg_program_compile(cg_program *p, cg_binary *out, char *log, size_t log_size);
 void cg_binary_free(cg_binary *b);
 

@@ -8,7 +8,8 @@
  *               for V consecutive elements at given coordinates, with loads,
  *               stores and the scalar expression of every op
  *   program.c   kernel signatures, the program, its preamble, NVRTC
- *   emit_*.c    one kernel template family each
+ *   emit_*.c    one kernel template family each (emit_attention.c also
+ *               checks its group: cg_plan_attention)
  *
  * Generated identifiers: tensor t is kernel argument p<t> (e<t> when an
  * injective kernel views it as raw words); its values in a region are v<t>
@@ -73,10 +74,16 @@ typedef enum cg_kind {
   CG_KIND_INJECTIVE,   /* one data-movement op */
   CG_KIND_REDUCE,      /* reduction anchor with prologue and epilogue */
   CG_KIND_WINDOW,      /* pooling or LRN anchor with prologue and epilogue */
-  CG_KIND_CONV,        /* Conv anchor with prologue and epilogue */
+  CG_KIND_CONV,        /* Conv anchor with prologue and epilogue, then
+                          optionally LRN and/or a pooling on its output */
+  CG_KIND_ATTENTION,   /* MatMul, [scale], [mask], Softmax, MatMul */
 } cg_kind;
 
 #define CG_PLAN_MAX_NODES 256
+/* Shared memory for a fused conv + pooling CTA's conv outputs (the GEMM
+ * staging comes on top, < 24 KiB: within the 99 KiB every sm_80+ card lets
+ * a block opt in to). */
+#define CG_CONV_WINDOW_SMEM (72 * 1024)
 
 typedef struct cg_plan {
   cg_kind kind;
@@ -87,10 +94,24 @@ typedef struct cg_plan {
   /* elementwise: the iteration space (the largest output's shape) */
   int rank;
   int64_t dims[CG_MAX_RANK];
+  /* conv: window ops on the conv's output in the same kernel (an LRN and/or
+   * a pooling, in that order). mid[s] are the elementwise nodes between the
+   * previous stage (the Conv for s = 0) and win[s]; epi then holds the nodes
+   * after the last window op. win_x[s] / win_y[s] are its input and output. */
+  int n_win;
+  int win[2], win_x[2], win_y[2];
+  int n_mid[2];
+  int mid[2][CG_PLAN_MAX_NODES];
+  /* attention: tensors (scale / mask -1 when absent) */
+  int att_q, att_k, att_v, att_o, att_s, att_scale, att_mask;
+  int att_tr, att_out;     /* a Transpose of O ending the group (-1: none), the stored tensor */
+  int att_div;             /* the scale divides (Div) rather than multiplies */
 } cg_plan;
 
 /* 0 with the plan, or -1 with the reason (cg_supported's answer). */
 int cg_plan_group(const cg_group *g, cg_plan *p, char *why, size_t why_size);
+/* The attention pattern (emit_attention.c): 0 with the plan, or -1. */
+int cg_plan_attention(const cg_group *g, cg_plan *p, char *why, size_t why_size);
 /* Whether tensor t is the input side of an in-place pair; its output partner
  * (or -1) in *out. */
 int cg_inplace_in(const cg_group *g, int t);
@@ -155,11 +176,18 @@ typedef struct cg_kernel {
   cg_launch *launch;
   int wide;      /* 64-bit index arithmetic */
   int uses_wmma; /* out: needs <mma.h> */
+  int arch;      /* the lowest target (min of sm and ptx_sm): what the code may use */
 } cg_kernel;
 
 /* `extern "C" __global__ void __launch_bounds__(threads) name(args...)` for
  * the group's CG_IN and CG_OUT tensors in index order; fills launch args. */
 void cg_emit_signature(cg_kernel *k, int threads);
+/* The same, for a kernel whose shared memory (static + dynamic bytes) keeps
+ * fewer threads per SM than ptxas's default register budget (64 per thread,
+ * half the SM's threads) assumes: __launch_bounds__(threads, blocks) with
+ * the blocks shared memory allows, so that registers up to that occupancy
+ * are not spilled for an occupancy the kernel cannot reach anyway. */
+void cg_emit_signature_smem(cg_kernel *k, int threads, int64_t smem_bytes);
 /* Index type name ("int" or "long long"). */
 const char *cg_ityp(const cg_kernel *k);
 /* Blocks for `work` independent items of `per_block` each, capped at
@@ -175,5 +203,6 @@ int cg_emit_injective(cg_kernel *k, char *err, size_t err_size);
 int cg_emit_reduce(cg_kernel *k, char *err, size_t err_size);
 int cg_emit_window(cg_kernel *k, char *err, size_t err_size);
 int cg_emit_conv(cg_kernel *k, char *err, size_t err_size);
+int cg_emit_attention(cg_kernel *k, char *err, size_t err_size);
 
 #endif

@@ -20,11 +20,18 @@
 #include "cg_internal.h"
 
 #ifdef DLC_HAVE_NVRTC
+#include <errno.h>
+#include <fcntl.h>
 #include <nvrtc.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+extern char **environ;
 #endif
 
 struct cg_program {
   cg_options opt;
+  int threads; /* compiler threads, 0: the CPUs */
   cg_buf body;
   char *source; /* preamble + body, rebuilt when stale */
   int stale;
@@ -59,6 +66,8 @@ static const char cg_preamble[] =
     "  asm(\"cvt.rn.f16.f32 %0, %1;\" : \"=h\"(h) : \"f\"(f));\n"
     "  return h;\n"
     "}\n"
+    "/* Dynamic shared memory (cg_launch.shared_bytes), carved by the kernel. */\n"
+    "#define CG_DYN_SHARED(name) extern __shared__ __align__(128) unsigned char name[]\n"
     "#endif\n"
     "/* bfloat16: the top half of a float32, rounded to nearest even. */\n"
     "__device__ __forceinline__ float cg_bf16_to_f32(unsigned short h) {\n"
@@ -218,6 +227,10 @@ cg_program *cg_program_create(const cg_options *opt) {
   return p;
 }
 
+void cg_program_set_threads(cg_program *p, int threads) {
+  if (p) p->threads = threads > 0 ? threads : 0;
+}
+
 void cg_program_destroy(cg_program *p) {
   if (!p) return;
   cg_buf_free(&p->body);
@@ -270,10 +283,13 @@ void cg_coord_exprs(char (*out)[128], const char *flat, int rank, const int64_t 
   }
 }
 
-void cg_emit_signature(cg_kernel *k, int threads) {
+static void signature(cg_kernel *k, int threads, int min_blocks) {
   const cg_group *g = k->g;
   cg_launch *L = k->launch;
-  cg_printf(k->b, "extern \"C\" __global__ void __launch_bounds__(%d) %s(", threads, g->name);
+  if (min_blocks > 0)
+    cg_printf(k->b, "extern \"C\" __global__ void __launch_bounds__(%d, %d) %s(", threads, min_blocks, g->name);
+  else
+    cg_printf(k->b, "extern \"C\" __global__ void __launch_bounds__(%d) %s(", threads, g->name);
   L->n_args = 0;
   for (int t = 0; t < g->n_tensors; t++) {
     const cg_tensor *T = &g->tensors[t];
@@ -285,6 +301,16 @@ void cg_emit_signature(cg_kernel *k, int threads) {
     L->arg_tensor[L->n_args++] = t;
   }
   cg_printf(k->b, ") {\n");
+}
+
+void cg_emit_signature(cg_kernel *k, int threads) { signature(k, threads, 0); }
+
+void cg_emit_signature_smem(cg_kernel *k, int threads, int64_t smem_bytes) {
+  /* an sm_90 SM: 227 KiB of shared memory for blocks (plus 1 KiB reserved
+   * per block), 2048 threads; other cards hold fewer blocks, never more */
+  int64_t blocks = (int64_t)232448 / (smem_bytes + 1024);
+  if (blocks < 1) blocks = 1;
+  signature(k, threads, blocks * threads < 1024 ? (int)blocks : 0);
 }
 
 static int has_name(const cg_program *p, const char *name) {
@@ -309,7 +335,7 @@ int cg_program_add(cg_program *p, const cg_group *g, cg_launch *launch, char *er
   snprintf(launch->name, sizeof launch->name, "%s", g->name);
   launch->grid[1] = launch->grid[2] = launch->block[1] = launch->block[2] = 1;
   cg_buf b = {0};
-  cg_kernel k = {g, plan, &p->opt, &b, launch, 0, 0};
+  cg_kernel k = {g, plan, &p->opt, &b, launch, 0, 0, p->opt.sm < p->opt.ptx_sm ? p->opt.sm : p->opt.ptx_sm};
   for (int t = 0; t < g->n_tensors; t++)
     if (cg_numel(&g->tensors[t]) > ((int64_t)1 << 30)) k.wide = 1;
   cg_printf(&b, "\n");
@@ -329,6 +355,7 @@ int cg_program_add(cg_program *p, const cg_group *g, cg_launch *launch, char *er
   case CG_KIND_INJECTIVE: rc = cg_emit_injective(&k, err, err_size); break;
   case CG_KIND_REDUCE: rc = cg_emit_reduce(&k, err, err_size); break;
   case CG_KIND_WINDOW: rc = cg_emit_window(&k, err, err_size); break;
+  case CG_KIND_ATTENTION: rc = cg_emit_attention(&k, err, err_size); break;
   default: rc = cg_emit_conv(&k, err, err_size); break;
   }
   free(plan);
@@ -413,10 +440,17 @@ int cg_have_nvrtc(void) { return 1; }
 #define DLC_CUDA_INCLUDE_DIR "/usr/local/cuda/include"
 #endif
 
+/* Threads each compiler may use (cg_program_set_threads, else the CPUs). */
+static int threads_of(const cg_program *p) {
+  long n = p->threads > 0 ? p->threads : sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > 16 ? 16 : (int)n;
+}
+
 typedef struct nv_job {
   const char *src;
   char arch[32];
   char inc[1100];
+  char split[32];
   int want_cubin;
   nvrtcResult rc;
   const char *stage;
@@ -431,25 +465,28 @@ static void *nv_compile(void *arg) {
   j->stage = "nvrtcCreateProgram";
   j->rc = nvrtcCreateProgram(&prog, j->src, "dlc_kernels.cu", 0, NULL, NULL);
   if (j->rc != NVRTC_SUCCESS) return NULL;
-  const char *opts[4] = {j->arch, "--std=c++17", j->inc};
+  const char *opts[4] = {j->arch, "--std=c++17"};
+  int n = 2;
+  if (j->split[0]) opts[n++] = j->split;
+  if (j->inc[0]) opts[n++] = j->inc;
   j->stage = "nvrtcCompileProgram";
-  j->rc = nvrtcCompileProgram(prog, j->inc[0] ? 3 : 2, opts);
-  size_t n = 0;
-  if (nvrtcGetProgramLogSize(prog, &n) == NVRTC_SUCCESS && n > 1) {
-    j->log = malloc(n);
+  j->rc = nvrtcCompileProgram(prog, n, opts);
+  size_t sz = 0;
+  if (nvrtcGetProgramLogSize(prog, &sz) == NVRTC_SUCCESS && sz > 1) {
+    j->log = malloc(sz);
     if (j->log && nvrtcGetProgramLog(prog, j->log) != NVRTC_SUCCESS) j->log[0] = 0;
   }
   if (j->rc == NVRTC_SUCCESS) {
     j->stage = j->want_cubin ? "nvrtcGetCUBIN" : "nvrtcGetPTX";
-    j->rc = j->want_cubin ? nvrtcGetCUBINSize(prog, &n) : nvrtcGetPTXSize(prog, &n);
+    j->rc = j->want_cubin ? nvrtcGetCUBINSize(prog, &sz) : nvrtcGetPTXSize(prog, &sz);
     if (j->rc == NVRTC_SUCCESS) {
-      j->bin = malloc(n + 1);
+      j->bin = malloc(sz + 1);
       if (!j->bin) {
         j->rc = NVRTC_ERROR_OUT_OF_MEMORY;
       } else {
         j->rc = j->want_cubin ? nvrtcGetCUBIN(prog, (char *)j->bin) : nvrtcGetPTX(prog, (char *)j->bin);
-        j->bin[n] = 0;
-        j->bin_bytes = j->want_cubin ? n : strlen((char *)j->bin);
+        j->bin[sz] = 0;
+        j->bin_bytes = j->want_cubin ? sz : strlen((char *)j->bin);
       }
     }
   }
@@ -482,6 +519,88 @@ static void report(const nv_job *j, const char *src, char *log, size_t log_size)
   snprintf(log + k, log_size - k, "line %ld: %.*s\n", line, len, s);
 }
 
+/* ---- ptxas ---------------------------------------------------------------------------- */
+
+/* The toolkit's ptxas: $DLC_PTXAS (empty: do not use one), else the one
+ * found at build time. */
+static const char *ptxas_path(void) {
+  const char *env = getenv("DLC_PTXAS");
+  if (env) return *env ? env : NULL;
+#ifdef DLC_PTXAS
+  return DLC_PTXAS;
+#else
+  return NULL;
+#endif
+}
+
+static int write_all(const char *path, const void *data, size_t n) {
+  FILE *f = fopen(path, "wb");
+  if (!f) return -1;
+  int ok = fwrite(data, 1, n, f) == n;
+  return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/* The CUBIN for sm_<sm> from the program's PTX, by ptxas in whole-program
+ * mode: what nvcc -gencode arch=compute_<ptx_sm>,code=sm_<sm> does, and
+ * what the driver would JIT from the same PTX. 0 with the CUBIN, -1 when
+ * ptxas is missing or fails (the caller then compiles the CUBIN with NVRTC,
+ * which reports any real error with the source line). */
+static int ptxas_cubin(const char *ptxas, const char *ptx, size_t ptx_bytes, int sm, int threads, unsigned char **out,
+                       size_t *out_bytes) {
+  const char *tmp = getenv("TMPDIR");
+  char dir[1024], in[1100], outp[1100], arch[32], split[16];
+  snprintf(dir, sizeof dir, "%s/dlc-ptxas-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  if (!mkdtemp(dir)) return -1;
+  snprintf(in, sizeof in, "%s/k.ptx", dir);
+  snprintf(outp, sizeof outp, "%s/k.cubin", dir);
+  snprintf(arch, sizeof arch, "-arch=sm_%d", sm);
+  snprintf(split, sizeof split, "%d", threads);
+  int rc = -1;
+  if (write_all(in, ptx, ptx_bytes) == 0) {
+    char *argv[] = {(char *)ptxas, arch, "--split-compile", split, "-o", outp, in, NULL};
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+    int st = 0;
+    /* ptxas's messages would only repeat what NVRTC says on the fallback */
+    if (posix_spawn_file_actions_init(&fa) == 0) {
+      posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+      posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+      int spawned = posix_spawn(&pid, ptxas, &fa, NULL, argv, environ) == 0, waited = 0;
+      while (spawned && !waited) {
+        pid_t w = waitpid(pid, &st, 0);
+        if (w == pid) waited = 1;
+        else if (errno != EINTR) break;
+      }
+      if (waited && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+        FILE *f = fopen(outp, "rb");
+        long n = -1;
+        if (f && fseek(f, 0, SEEK_END) == 0) n = ftell(f);
+        if (f && n > 0 && fseek(f, 0, SEEK_SET) == 0) {
+          *out = malloc((size_t)n);
+          if (*out && fread(*out, 1, (size_t)n, f) == (size_t)n) {
+            *out_bytes = (size_t)n;
+            rc = 0;
+          } else {
+            free(*out);
+            *out = NULL;
+          }
+        }
+        if (f) fclose(f);
+      }
+      posix_spawn_file_actions_destroy(&fa);
+    }
+  }
+  remove(in);
+  remove(outp);
+  rmdir(dir);
+  return rc;
+}
+
+/* NVVM runs once: NVRTC makes the PTX for compute_<ptx_sm>, and ptxas turns
+ * that same PTX into the CUBIN for sm_<sm> (one module, its CUBIN and PTX
+ * consistent). NVRTC and ptxas each split their work over the threads.
+ * Without ptxas (or when the PTX target is newer than the CUBIN's), the
+ * CUBIN comes from a second NVRTC run, in parallel with the first. */
 int cg_program_compile(cg_program *p, cg_binary *out, char *log, size_t log_size) {
   memset(out, 0, sizeof *out);
   const char *src = cg_program_source(p);
@@ -489,6 +608,8 @@ int cg_program_compile(cg_program *p, cg_binary *out, char *log, size_t log_size
   nv_job j[2];
   memset(j, 0, sizeof j);
   const char *env = getenv("DLC_CUDA_INCLUDE");
+  int threads = threads_of(p);
+  const char *ptxas = p->opt.ptx_sm <= p->opt.sm ? ptxas_path() : NULL;
   for (int i = 0; i < 2; i++) {
     j[i].src = src;
     j[i].want_cubin = i == 0;
@@ -498,12 +619,26 @@ int cg_program_compile(cg_program *p, cg_binary *out, char *log, size_t log_size
     if (p->uses_wmma)
       snprintf(j[i].inc, sizeof j[i].inc, "-I%s", env && *env ? env : DLC_CUDA_INCLUDE_DIR);
   }
-  pthread_t th;
-  int threaded = pthread_create(&th, NULL, nv_compile, &j[1]) == 0;
-  nv_compile(&j[0]);
-  if (threaded) pthread_join(th, NULL);
-  else nv_compile(&j[1]);
   int rc = 0;
+  if (ptxas) {
+    if (threads > 1) snprintf(j[1].split, sizeof j[1].split, "--split-compile=%d", threads);
+    nv_compile(&j[1]);
+    if (j[1].rc != NVRTC_SUCCESS) {
+      report(&j[1], src, log, log_size);
+      rc = -1;
+    } else if (ptxas_cubin(ptxas, (const char *)j[1].bin, j[1].bin_bytes, p->opt.sm, threads, &j[0].bin,
+                           &j[0].bin_bytes) != 0) {
+      nv_compile(&j[0]); /* no usable ptxas: NVRTC makes the CUBIN */
+    }
+  } else {
+    /* two NVRTC runs in parallel, the threads shared between them */
+    for (int i = 0; i < 2 && threads > 3; i++) snprintf(j[i].split, sizeof j[i].split, "--split-compile=%d", threads / 2);
+    pthread_t th;
+    int threaded = pthread_create(&th, NULL, nv_compile, &j[1]) == 0;
+    nv_compile(&j[0]);
+    if (threaded) pthread_join(th, NULL);
+    else nv_compile(&j[1]);
+  }
   for (int i = 0; i < 2 && !rc; i++)
     if (j[i].rc != NVRTC_SUCCESS) {
       report(&j[i], src, log, log_size);

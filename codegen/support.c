@@ -6,11 +6,15 @@
  *                Split, Slice, Pad, Gather), any dtype;
  *   elementwise  only elementwise nodes (unary, broadcasting binary and
  *                variadic ops, BatchNormalization), float dtypes;
+ *   attention    MatMul, [Mul|Div by a scalar], [Add mask], Softmax, MatMul
+ *                (emit_attention.c checks it);
  *   reduce / window / conv
  *                exactly one anchor (a reduction, a pooling or LRN, a Conv)
  *                with elementwise nodes before it (the prologue, computing
  *                the anchor's input X, all fused) and after it (the
- *                epilogue, evaluated at the anchor output's coordinates).
+ *                epilogue, evaluated at the anchor output's coordinates);
+ *                a Conv may be followed by an LRN and/or one pooling on its
+ *                output, elementwise nodes between the stages (mid).
  *
  * cg_supported is "does cg_plan_group succeed": the emitters assume a plan,
  * so everything they rely on is checked here, once.
@@ -471,6 +475,62 @@ static int producer(const cg_group *g, int t) {
   return -1;
 }
 
+/* A Conv followed by window ops (its LRN and/or pooling in the same kernel):
+ * each segment of elementwise nodes between the stages reads only its own
+ * tensors, the value entering it and CG_IN tensors, and stores nothing at
+ * the conv's resolution; the window ops read the segment's last value. */
+static int conv_windows(const cg_group *g, cg_plan *p, char *why, size_t n) {
+  const cg_tensor *T = g->tensors;
+  const cg_node *cv = &g->nodes[p->anchor];
+  /* the fused kernel runs the conv as a GEMM: one input channel per group
+   * (depthwise) would waste it */
+  if (cv->ia[0] > 1 && T[cv->in[1]].dims[1] == 1)
+    return cg_fail(why, n, "a depthwise Conv does not take a pooling or LRN in the same kernel");
+  int prev = p->y, lrn = 0;
+  for (int s = 0; s < p->n_win; s++) {
+    const cg_node *w = &g->nodes[p->win[s]];
+    if (check_anchor(g, w, why, n)) return -1;
+    if (w->n_in != 1 || w->n_out != 1) return cg_fail(why, n, "%s: one input and one output", cg_op_name(w->op));
+    lrn |= w->op == CG_LRN;
+    if (T[prev].role != CG_FUSED) return cg_fail(why, n, "a tensor at the conv's resolution is stored: no fused pooling");
+    int last = prev;
+    for (int k = 0; k < p->n_mid[s]; k++) {
+      const cg_node *nd = &g->nodes[p->mid[s][k]];
+      for (int q = 0; q < nd->n_in; q++) {
+        int t = nd->in[q];
+        if (t < 0 || t == prev || T[t].role == CG_IN) continue;
+        int pr = producer(g, t), ok = 0;
+        for (int j = 0; j < k; j++) ok |= p->mid[s][j] == pr;
+        if (!ok) return cg_fail(why, n, "node %d (%s) reads tensor %d from another stage", p->mid[s][k], cg_op_name(nd->op), t);
+      }
+      if (nd->out[0] < 0 || T[nd->out[0]].role != CG_FUSED)
+        return cg_fail(why, n, "a tensor at the conv's resolution is stored: no fused pooling");
+      last = nd->out[0];
+    }
+    if (w->in[0] != last) return cg_fail(why, n, "%s does not read the value before it", cg_op_name(w->op));
+    /* the segment's views over the conv's output */
+    const cg_tensor *Y = &T[p->y];
+    int ex[2] = {s ? p->win_y[s - 1] : p->y, w->in[0]};
+    cg_region r;
+    if (!same_shape(&T[w->in[0]], Y)) return cg_fail(why, n, "%s: input not of the conv's output shape", cg_op_name(w->op));
+    if (cg_region_init(&r, g, p->mid[s], p->n_mid[s], 4, Y->dims, ex, 2, why, n)) return -1;
+    cg_region_free(&r);
+    p->win_x[s] = w->in[0];
+    p->win_y[s] = w->out[0];
+    prev = w->out[0];
+  }
+  /* a CTA keeps its conv outputs (all channels for an LRN, else a 64-row
+   * block) for at least one window in shared memory */
+  const cg_node *pool = &g->nodes[p->win[p->n_win - 1]];
+  int64_t ext = 1;
+  if (pool->op != CG_LRN) ext = ((pool->ia[0] - 1) * pool->ia[4] + 1) * ((pool->ia[1] - 1) * pool->ia[5] + 1);
+  int64_t rows = lrn ? T[p->y].dims[1] : 64;
+  if (rows * ext * 4 > CG_CONV_WINDOW_SMEM)
+    return cg_fail(why, n, "%lld channels x %lld window positions do not fit in shared memory", (long long)rows,
+                   (long long)ext);
+  return 0;
+}
+
 static int plan_anchor(const cg_group *g, cg_plan *p, int a, char *why, size_t n) {
   const cg_node *an = &g->nodes[a];
   const cg_tensor *T = g->tensors;
@@ -480,7 +540,18 @@ static int plan_anchor(const cg_group *g, cg_plan *p, int a, char *why, size_t n
   p->x = an->in[0];
   p->y = an->out[0];
   for (int i = 0; i < a; i++) p->pro[p->n_pro++] = i;
-  for (int i = a + 1; i < g->n_nodes; i++) p->epi[p->n_epi++] = i;
+  /* after the anchor: segments split by the window ops (conv only) */
+  for (int i = a + 1, seg = 0; i < g->n_nodes; i++) {
+    if (seg < p->n_win && i == p->win[seg]) {
+      seg++;
+      continue;
+    }
+    if (seg < p->n_win) p->mid[seg][p->n_mid[seg]++] = i;
+    else p->epi[p->n_epi++] = i;
+  }
+  if (p->n_win && conv_windows(g, p, why, n)) return -1;
+  /* the value the epilogue starts from */
+  const int ey = p->n_win ? p->win_y[p->n_win - 1] : p->y;
   /* prologue: fused, feeding only later prologue nodes and the anchor's X */
   if (p->n_pro > 0 && producer(g, p->x) < 0)
     return cg_fail(why, n, "prologue nodes do not compute the anchor's input");
@@ -499,25 +570,27 @@ static int plan_anchor(const cg_group *g, cg_plan *p, int a, char *why, size_t n
       }
     }
   }
-  /* epilogue: reads the anchor's output 0, its own tensors and CG_IN */
+  /* epilogue: reads the anchor's (or last window op's) output 0, its own
+   * tensors and CG_IN */
+  const int after = p->n_win ? p->win[p->n_win - 1] : a;
   for (int k = 0; k < p->n_epi; k++) {
     const cg_node *nd = &g->nodes[p->epi[k]];
     for (int q = 0; q < nd->n_in; q++) {
       int t = nd->in[q];
-      if (t < 0 || t == p->y || T[t].role == CG_IN) continue;
+      if (t < 0 || t == ey || T[t].role == CG_IN) continue;
       int pr = producer(g, t);
-      if (pr <= a) return cg_fail(why, n, "epilogue node %d (%s) reads tensor %d from before the anchor", p->epi[k], cg_op_name(nd->op), t);
+      if (pr <= after) return cg_fail(why, n, "epilogue node %d (%s) reads tensor %d from before the anchor", p->epi[k], cg_op_name(nd->op), t);
     }
   }
-  if (T[p->y].role == CG_FUSED && p->n_epi == 0) return cg_fail(why, n, "anchor output is fused but unused");
+  if (T[ey].role == CG_FUSED && p->n_epi == 0) return cg_fail(why, n, "anchor output is fused but unused");
   cg_region r;
-  const cg_tensor *X = &T[p->x], *Y = &T[p->y];
+  const cg_tensor *X = &T[p->x], *Y = &T[ey];
   int64_t one = 1;
   /* a rank-0 Softmax input is a single element: space [1] */
   if (cg_region_init(&r, g, p->pro, p->n_pro, X->rank ? X->rank : 1, X->rank ? X->dims : &one, &p->x, 1, why, n))
     return -1;
   cg_region_free(&r);
-  if (cg_region_init(&r, g, p->epi, p->n_epi, Y->rank ? Y->rank : 1, Y->rank ? Y->dims : &one, &p->y, 1, why, n))
+  if (cg_region_init(&r, g, p->epi, p->n_epi, Y->rank ? Y->rank : 1, Y->rank ? Y->dims : &one, &ey, 1, why, n))
     return -1;
   cg_region_free(&r);
   /* in-place pairs: each output element may only overwrite what the same
@@ -535,6 +608,11 @@ static int plan_anchor(const cg_group *g, cg_plan *p, int a, char *why, size_t n
       return cg_fail(why, n, "%s cannot write over its input", cg_op_name(an->op));
     for (int q = 1; q < an->n_in; q++)
       if (an->in[q] == i) return cg_fail(why, n, "%s cannot write over its parameters", cg_op_name(an->op));
+    for (int s = 0; s < p->n_win; s++)
+      for (int e = 0; e < p->n_mid[s]; e++)
+        for (int q = 0; q < g->nodes[p->mid[s][e]].n_in; q++)
+          if (g->nodes[p->mid[s][e]].in[q] == i)
+            return cg_fail(why, n, "a tensor read before the pooling cannot be written over");
     (void)in_epi;
   }
   return 0;
@@ -547,6 +625,8 @@ int cg_plan_group(const cg_group *g, cg_plan *p, char *why, size_t n) {
   int anchor = -1;
   for (int i = 0; i < g->n_nodes; i++) {
     cg_op op = g->nodes[i].op;
+    /* a MatMul is generated only as the head of an attention chain */
+    if (op == CG_MATMUL && i == 0 && g->n_nodes >= 3) return cg_plan_attention(g, p, why, n);
     if (op == CG_MATMUL || op == CG_GEMM)
       return cg_fail(why, n, "%s runs through cuBLASLt, not generated code", cg_op_name(op));
     int single_copy = g->n_nodes == 1 && cg_op_copy(op);
@@ -563,6 +643,14 @@ int cg_plan_group(const cg_group *g, cg_plan *p, char *why, size_t n) {
     }
     if (cg_op_ew(op)) {
       if (check_ew_node(g, &g->nodes[i], why, n)) return -1;
+      continue;
+    }
+    if (anchor >= 0 && g->nodes[anchor].op == CG_CONV && cg_op_window(op)) {
+      /* window ops on the conv's output: an LRN, then a pooling */
+      if (p->n_win == 2 || (p->n_win == 1 && (g->nodes[p->win[0]].op != CG_LRN || op == CG_LRN)))
+        return cg_fail(why, n, "after a Conv, one kernel takes an LRN and then one pooling, not %s after %s",
+                       cg_op_name(op), cg_op_name(g->nodes[p->win[p->n_win - 1]].op));
+      p->win[p->n_win++] = i;
       continue;
     }
     if (anchor >= 0)

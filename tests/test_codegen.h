@@ -39,6 +39,8 @@ typedef struct cgt_case {
   double atol, rtol;
   int tf32;          /* compile with cg_options.allow_tf32 */
   int expect_zero_rows; /* Gather: out-of-range indices, CPU reference refuses */
+  const float *values[CGT_MAX_T]; /* an input's exact values (rounded to its dtype), else random */
+  int prefill_zero;  /* outputs start as zeros, not NaN: a NaN result must be written */
   /* filled by the harness */
   cg_launch launch;
   int prog;

@@ -24,6 +24,8 @@
  *     deadlock instead of hanging;
  *   - nvcuda::wmma: a fragment holds its whole tile in every thread (the API
  *     does not expose the layout), so load/store/mma are per-thread loops;
+ *     loads and stores meet the warp's other lanes before and after, as the
+ *     collective operations they are;
  *     with tf32 inputs rounded by __float_to_tf32 as the hardware does.
  *
  * Kernel arguments are all pointers, so the launcher calls every kernel
@@ -140,6 +142,9 @@ static const void *kernel;
 static void *args[256];
 static int n_args;
 static long long switches;
+/* dynamic shared memory: one buffer, as blocks run one after another; the
+   size of the largest opt-in on any card */
+alignas(128) static unsigned char dyn_shared[256 << 10];
 
 typedef void (*kfn16)(void *, void *, void *, void *, void *, void *, void *, void *, void *, void *,
                       void *, void *, void *, void *, void *, void *);
@@ -214,6 +219,7 @@ template <typename T> static T shuffle(T v, int src) {
 } /* namespace cg_shim */
 
 #define threadIdx (cg_shim::cur->tid)
+#define CG_DYN_SHARED(name) unsigned char *name = cg_shim::dyn_shared
 static uint3 blockIdx;
 static dim3 blockDim, gridDim;
 
@@ -285,32 +291,46 @@ static inline void fill_fragment(fragment<Use, M, N, K, T, L> &f, V v) {
   for (int i = 0; i < f.num_elements; i++) f.x[i] = v;
 }
 
+/* Loads and stores are warp-collective on the GPU: every lane moves its
+   part at once. Here each lane moves the whole tile, so the lanes meet before
+   and after: a load sees every earlier store of the warp, and a store
+   happens after every lane's load (a read-modify-write of one tile by a
+   warp, as an accumulator kept in shared memory does, is then applied once,
+   not once per lane). */
 template <typename Use, int M, int N, int K, typename T, typename P>
 static inline void load_matrix_sync(fragment<Use, M, N, K, T, row_major> &f, const P *p, unsigned ldm) {
   typedef fragment<Use, M, N, K, T, row_major> F;
+  cg_shim::warp_barrier();
   for (int r = 0; r < F::R; r++)
     for (int c = 0; c < F::C; c++) f.x[r * F::C + c] = p[r * ldm + c];
+  cg_shim::warp_barrier();
 }
 
 template <typename Use, int M, int N, int K, typename T, typename P>
 static inline void load_matrix_sync(fragment<Use, M, N, K, T, col_major> &f, const P *p, unsigned ldm) {
   typedef fragment<Use, M, N, K, T, col_major> F;
+  cg_shim::warp_barrier();
   for (int r = 0; r < F::R; r++)
     for (int c = 0; c < F::C; c++) f.x[r * F::C + c] = p[c * ldm + r];
+  cg_shim::warp_barrier();
 }
 
 template <int M, int N, int K>
 static inline void load_matrix_sync(fragment<accumulator, M, N, K, float> &f, const float *p, unsigned ldm,
                                     layout_t l) {
+  cg_shim::warp_barrier();
   for (int r = 0; r < M; r++)
     for (int c = 0; c < N; c++) f.x[r * N + c] = l == mem_row_major ? p[r * ldm + c] : p[c * ldm + r];
+  cg_shim::warp_barrier();
 }
 
 template <int M, int N, int K>
 static inline void store_matrix_sync(float *p, const fragment<accumulator, M, N, K, float> &f, unsigned ldm,
                                      layout_t l) {
+  cg_shim::warp_barrier();
   for (int r = 0; r < M; r++)
     for (int c = 0; c < N; c++) (l == mem_row_major ? p[r * ldm + c] : p[c * ldm + r]) = f.x[r * N + c];
+  cg_shim::warp_barrier();
 }
 
 template <int M, int N, int K, typename TA, typename LA, typename TB, typename LB>
