@@ -6,8 +6,8 @@
  *     per channel; a chain of them is one such affine. The chain is folded
  *     into the Conv or Gemm that feeds it (scaling the weights of each
  *     output channel and adjusting the bias), as TensorRT and ONNX Runtime
- *     do, or else replaced by a single BatchNormalization (mean 0, var 1,
- *     epsilon 0, so y = scale*x + bias exactly).
+ *     do, or else replaced by one Mul and one Add by per-channel params
+ *     (which fusion makes one kernel).
  *  2. Constant nodes. A node whose inputs are all params is computed now,
  *     with the runtime's own CPU kernels, and its output becomes a param.
  *
@@ -15,11 +15,13 @@
  * Folded params hold data, which plan.bin stores; params that lose their
  * last reader are left out of the plan. So that compile memory and plan
  * size do not grow with the model's weights, a seeded weight larger than
- * FOLD_MAX_BYTES is not folded (the chain stays a BatchNormalization, which
- * fusion puts in the Conv's epilogue anyway), nor are chains over more than
- * FOLD_MAX_CHANNELS channels.
+ * FOLD_MAX_BYTES is not folded (the chain stays elementwise ops, which fusion
+ * puts in the Conv's epilogue anyway), nor are chains over more than
+ * FOLD_MAX_CHANNELS channels, nor constant nodes with more than
+ * FOLD_MAX_BYTES of inputs or outputs.
  */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "passes.h"
@@ -226,6 +228,7 @@ static int fold_into(graph *g, graph_node *n, const float *a, const float *b) {
 
 static void fold_affine(graph *g) {
   graph_node **reader = sole_readers(g);
+  graph_node **extra = arena_array(g->ar, (size_t)g->n_nodes + 1, sizeof *extra);
   for (int k = 0; k < g->n_nodes; k++) g->nodes[k]->pos = k;
   for (int k = 0; k < g->n_nodes; k++) {
     graph_node *head = g->nodes[k];
@@ -266,36 +269,125 @@ static void fold_affine(graph *g) {
       y->producer = prod;
       continue;
     }
-    /* one BatchNormalization: scale a, bias b, mean 0, var 1, epsilon 0 */
-    graph_dim cd = {c, -1};
-    float *zeros = arena_array(g->ar, (size_t)c, sizeof *zeros);
-    float *ones = arena_array(g->ar, (size_t)c, sizeof *ones);
-    for (int64_t i = 0; i < c; i++) ones[i] = 1;
-    graph_tensor **in = arena_array(g->ar, 6, sizeof *in);
-    src_loc *loc = arena_array(g->ar, 6, sizeof *loc);
-    in[0] = x;
-    in[1] = new_param(g, arena_printf(g->ar, "%s.scale", head->name), x->dtype, 1, &cd, a, head->loc);
-    in[2] = new_param(g, arena_printf(g->ar, "%s.shift", head->name), x->dtype, 1, &cd, b, head->loc);
-    in[3] = new_param(g, arena_printf(g->ar, "%s.mean0", head->name), x->dtype, 1, &cd, zeros, head->loc);
-    in[4] = new_param(g, arena_printf(g->ar, "%s.var1", head->name), x->dtype, 1, &cd, ones, head->loc);
-    for (int i = 0; i < 5; i++) in[i]->n_uses++, loc[i] = head->loc;
-    head->op = RT_OP_BATCH_NORM;
-    head->in = in;
-    head->in_loc = loc;
-    head->n_in = 5;
-    head->fa = arena_alloc(g->ar, sizeof *head->fa);
-    head->fa[0] = 0.0f;
-    head->n_fa = 1;
-    head->n_ia = 0;
-    head->out[0] = y;
-    y->producer = head;
+    /* y = x * a + b per channel: a Mul and an Add by params shaped [C, 1..1]
+     * to broadcast along axis 1 (fusion makes them one kernel; no division
+     * or square root per element as a BatchNormalization would cost) */
+    graph_dim pd[RT_MAX_RANK];
+    int prank = x->rank - 1;
+    pd[0] = (graph_dim){c, -1};
+    for (int d = 1; d < prank; d++) pd[d] = (graph_dim){1, -1};
+    graph_tensor *pa = new_param(g, arena_printf(g->ar, "%s.scale", head->name), x->dtype, prank, pd, a, head->loc);
+    graph_tensor *pb = new_param(g, arena_printf(g->ar, "%s.shift", head->name), x->dtype, prank, pd, b, head->loc);
+    graph_tensor *mid = graph_add_tensor(g, arena_printf(g->ar, "%s.scaled", head->name), GRAPH_VALUE, head->loc);
+    mid->dtype = x->dtype;
+    mid->rank = x->rank;
+    memcpy(mid->dims, x->dims, sizeof mid->dims);
+    graph_node *add = arena_alloc(g->ar, sizeof *add);
+    *add = *head;
+    add->name = arena_printf(g->ar, "%s.shift", head->name);
+    head->op = RT_OP_MUL;
+    add->op = RT_OP_ADD;
+    for (graph_node *n = head; n; n = n == head ? add : NULL) {
+      n->n_in = 2;
+      n->n_out = 1;
+      n->in = arena_array(g->ar, 2, sizeof *n->in);
+      n->out = arena_array(g->ar, 1, sizeof *n->out);
+      n->in_loc = arena_array(g->ar, 2, sizeof *n->in_loc);
+      n->out_loc = arena_array(g->ar, 1, sizeof *n->out_loc);
+      n->in_loc[0] = n->in_loc[1] = n->out_loc[0] = head->loc;
+      n->n_ia = n->n_fa = 0;
+      n->n_attrs = 0;
+    }
+    head->in[0] = x, head->in[1] = pa, head->out[0] = mid;
+    add->in[0] = mid, add->in[1] = pb, add->out[0] = y;
+    x->n_uses++, pa->n_uses++, mid->n_uses++, pb->n_uses++;
+    mid->producer = head;
+    y->producer = add;
     g->nodes[k] = head;
+    extra[k] = add; /* goes right after head */
   }
+  /* compact, with each chain's Add after its Mul */
+  graph_node **nodes = arena_array(g->ar, (size_t)g->n_nodes * 2 + 1, sizeof *nodes);
   int j = 0;
-  for (int k = 0; k < g->n_nodes; k++)
-    if (g->nodes[k]) g->nodes[j++] = g->nodes[k];
+  for (int k = 0; k < g->n_nodes; k++) {
+    if (g->nodes[k]) nodes[j++] = g->nodes[k];
+    if (extra[k]) nodes[j++] = extra[k];
+  }
+  g->nodes = nodes;
   g->n_nodes = j;
 }
 
-void graph_fold(graph *g) { fold_affine(g); }
+/* A node computing only from params: run it now with the CPU kernels and
+ * make its result a param (float tensors, bounded sizes). */
+static int fold_constant(graph *g, graph_node *n) {
+  if (n->op == RT_OP_IDENTITY || n->op == RT_OP_DROPOUT || n->op == RT_OP_RESHAPE ||
+      n->op == RT_OP_FLATTEN || n->op == RT_OP_SQUEEZE || n->op == RT_OP_UNSQUEEZE)
+    return 0; /* views cost nothing: storage.c shares the bytes */
+  uint64_t bytes = 0;
+  for (int i = 0; i < n->n_in; i++) {
+    graph_tensor *t = n->in[i];
+    if (t && (t->kind != GRAPH_PARAM || !rt_dtype_is_float(t->dtype))) return 0;
+    if (t) bytes += graph_tensor_bytes(t);
+  }
+  for (int o = 0; o < n->n_out; o++) {
+    graph_tensor *t = n->out[o];
+    if (t && (t->is_output || !rt_dtype_is_float(t->dtype))) return 0;
+    if (t) bytes += graph_tensor_bytes(t);
+  }
+  if (n->n_in == 0 || bytes > FOLD_MAX_BYTES || n->n_in > 16 || n->n_out > 4) return 0;
+  rt_view in[16], out[4];
+  for (int i = 0; i < n->n_in; i++) {
+    graph_tensor *t = n->in[i];
+    memset(&in[i], 0, sizeof in[i]);
+    if (!t) continue;
+    in[i].data = values(g, t);
+    in[i].dtype = RT_F32;
+    in[i].rank = t->rank;
+    for (int d = 0; d < t->rank; d++) in[i].dims[d] = t->dims[d].v;
+  }
+  for (int o = 0; o < n->n_out; o++) {
+    graph_tensor *t = n->out[o];
+    memset(&out[o], 0, sizeof out[o]);
+    if (!t) continue;
+    out[o].data = arena_array(g->ar, (size_t)graph_tensor_numel(t) + 1, sizeof(float));
+    out[o].dtype = RT_F32;
+    out[o].rank = t->rank;
+    for (int d = 0; d < t->rank; d++) out[o].dims[d] = t->dims[d].v;
+  }
+  rt_kargs args = {n->op, n->n_in, n->n_out, in, out, n->ia, n->n_ia, n->fa, n->n_fa};
+  size_t scratch = rt_kernel_scratch(&args, NULL);
+  char err[256];
+  rt_kctx ctx = {NULL, scratch ? arena_alloc(g->ar, scratch + 64) : NULL, scratch, err, sizeof err};
+  if (ctx.scratch) ctx.scratch = (void *)(((uintptr_t)ctx.scratch + 63) & ~(uintptr_t)63);
+  if (rt_kernel_run(&ctx, &args)) return 0; /* e.g. a Gather out of range: leave it to run time */
+  for (int i = 0; i < n->n_in; i++)
+    if (n->in[i]) n->in[i]->n_uses--;
+  for (int o = 0; o < n->n_out; o++) {
+    graph_tensor *t = n->out[o];
+    if (!t) continue;
+    int64_t count = graph_tensor_numel(t);
+    t->kind = GRAPH_PARAM;
+    t->producer = NULL;
+    t->init = GRAPH_INIT_VALUES;
+    t->data = arena_alloc(g->ar, (size_t)count * rt_dtype_size(t->dtype) + 1);
+    rt_from_f32(t->data, t->dtype, out[o].data, (size_t)count);
+    graph_tensor **ps = arena_array(g->ar, (size_t)g->n_params + 2, sizeof *ps);
+    memcpy(ps, g->params, (size_t)g->n_params * sizeof *ps);
+    ps[g->n_params++] = t;
+    g->params = ps;
+  }
+  return 1;
+}
+
+static void fold_constants(graph *g) {
+  int j = 0;
+  for (int k = 0; k < g->n_nodes; k++) /* in order: a chain of constants folds in one pass */
+    if (!fold_constant(g, g->nodes[k])) g->nodes[j++] = g->nodes[k];
+  g->n_nodes = j;
+}
+
+void graph_fold(graph *g) {
+  fold_constants(g);
+  fold_affine(g);
+}
 

@@ -110,6 +110,31 @@ static void test_fuse_epilogue(void) {
   same_result(conv_bn, o);
 }
 
+static const char *constants =
+    "name: t\ninputs:\n  x: {shape: [2, 3]}\n"
+    "params:\n  a: {shape: [3], values: [1, 2, 3]}\n  b: {shape: [3], values: [0.5, 0.5, 0.5]}\n"
+    "nodes:\n"
+    "  - {op: Mul, in: [a, b], out: ab}\n"
+    "  - {op: Exp, in: ab, out: e}\n"
+    "  - {op: Add, in: [x, e], out: y}\n"
+    "outputs: [y]\n";
+
+static void test_fold_constants(void) {
+  compile_result r;
+  CU_ASSERT_EQUAL_FATAL(compile_text(constants, (compile_options){0}, &r), 0);
+  /* Mul and Exp of params are computed at compile time; only the Add runs */
+  CU_ASSERT_EQUAL(r.plan->n_steps, 1);
+  const rt_tensor *e = find(r.plan, "e");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+  CU_ASSERT_EQUAL(e->kind, RT_KIND_PARAM);
+  float got[3], want[3] = {expf(0.5f), expf(1.0f), expf(1.5f)};
+  memcpy(got, r.plan->param_data + e->data_offset, sizeof got);
+  TST_ASSERT_CLOSE(got, want, 3, 0, 1e-6);
+  CU_ASSERT_PTR_NULL(find(r.plan, "ab"));
+  compile_free(&r);
+  same_result(constants, (compile_options){0});
+}
+
 static const char *block =
     "name: t\ninputs:\n  x: {shape: [1, 8, 6, 6]}\n"
     "params:\n"
@@ -223,5 +248,5 @@ static void test_gpu_launches(void) {
   compile_free(&r);
 }
 
-TST_SUITE(passes, TST(test_fold_into_conv), TST(test_fuse_epilogue), TST(test_storage),
+TST_SUITE(passes, TST(test_fold_into_conv), TST(test_fold_constants), TST(test_fuse_epilogue), TST(test_storage),
           TST(test_schedule), TST(test_gpu_launches))
