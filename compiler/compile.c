@@ -52,20 +52,29 @@ static int compile_plan(const compile_options *opt, compile_result *r, FILE *dia
   graph_node **base = arena_alloc(a, order_bytes), **best = arena_alloc(a, order_bytes);
   memcpy(base, g->nodes, order_bytes);
   memcpy(best, g->nodes, order_bytes);
+  /* Concat elision usually lowers the bound but keeps a block's branch
+   * outputs alive together (Inception at batch 1), so both are tried. */
   uint64_t best_bound = UINT64_MAX;
+  int best_concat = so.concat;
   for (int s = 0; s < (opt->no_schedule ? 1 : SCHED_COUNT); s++) {
-    memcpy(g->nodes, base, order_bytes);
-    if (graph_schedule(g, s)) continue;
-    graph_fuse(g, !opt->no_fuse);
-    graph_plan_storage(g, &so);
-    uint64_t bound = memplan_bound(g, lower_graph(g, &lo, NULL));
-    if (bound < best_bound) {
-      best_bound = bound;
-      r->schedule = s;
-      memcpy(best, g->nodes, order_bytes);
+    for (int c = so.concat; c >= 0; c--) {
+      memcpy(g->nodes, base, order_bytes);
+      if (graph_schedule(g, s)) break;
+      graph_fuse(g, !opt->no_fuse);
+      storage_options try = so;
+      try.concat = c;
+      graph_plan_storage(g, &try);
+      uint64_t bound = memplan_bound(g, lower_graph(g, &lo, NULL));
+      if (bound < best_bound) {
+        best_bound = bound;
+        best_concat = c;
+        r->schedule = s;
+        memcpy(best, g->nodes, order_bytes);
+      }
     }
   }
   memcpy(g->nodes, best, order_bytes);
+  so.concat = best_concat;
   graph_fuse(g, !opt->no_fuse);
   graph_plan_storage(g, &so);
   lower_info li;

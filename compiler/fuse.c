@@ -210,11 +210,39 @@ void graph_fuse(graph *g, int enable) {
     kind kd = classify(n);
     int joined = -1;
     if (!enable) kd = K_VIEW; /* nothing joins anything */
-    graph_node *chain[8];
-    int len = kd == K_GEMM ? match_attention(&f, n, chain) : 0;
+    graph_node *chain[12];
+    int len = kd == K_GEMM ? match_attention(&f, n, chain + 3) : 0;
     if (len) {
-      group tmp = {chain + 1, len - 1, len - 1, K_ATTENTION, NULL, 0};
-      if (codegen_ok(&tmp, chain[0], 1)) {
+      /* Q, K^T and V often come from Transposes that only feed this
+       * attention: reading them through the permutation saves 3 kernels */
+      graph_node *mm2 = chain[3 + len - 1];
+      graph_tensor *qkv[3] = {n->in[0], n->in[1], mm2->in[1]};
+      int pre = 0;
+      for (int i = 0; i < 3; i++) {
+        /* each Transpose was met first and is a kernel of its own so far */
+        graph_node *p = qkv[i]->producer;
+        if (p && p->op == RT_OP_TRANSPOSE && p->group >= 0 && f.groups[p->group].n == 1 &&
+            f.readers[qkv[i]->id] == 1 && !qkv[i]->is_output) {
+          chain[3 - pre - 1] = p;
+          pre++;
+        }
+      }
+      graph_node **c = chain + 3 - pre;
+      group with = {c + 1, len + pre - 1, len + pre - 1, K_ATTENTION, NULL, 0};
+      group without = {chain + 4, len - 1, len - 1, K_ATTENTION, NULL, 0};
+      if (pre && codegen_ok(&with, c[0], 1)) {
+        for (int i = 0; i < pre; i++) { /* their own kernels are gone */
+          f.groups[c[i]->group].n = 0;
+          f.group_of_tail[c[i]->out[0]->id] = -1;
+        }
+        len += pre;
+      } else if (codegen_ok(&without, chain[3], 1)) {
+        c = chain + 3;
+      } else {
+        c = NULL;
+      }
+      if (c) {
+        memmove(chain, c, (size_t)len * sizeof *chain);
         group *gr = &f.groups[f.n_groups];
         memset(gr, 0, sizeof *gr);
         for (int i = 0; i < len; i++) {
@@ -248,16 +276,40 @@ void graph_fuse(graph *g, int enable) {
      * reduction after a reduction) joins when codegen can generate it */
     if (joined < 0 && (kd == K_REDUCE || n->op == RT_OP_TRANSPOSE) && n->n_in >= 1 && n->in[0]) {
       graph_tensor *x = n->in[0];
+      /* a Transpose may reach the group through one view (ShuffleNet's
+       * channel shuffle: Reshape, Transpose after a Conv): the kernel then
+       * stores its result in the permuted order */
+      graph_node *view = NULL;
+      if (f.group_of_tail[x->id] < 0 && n->op == RT_OP_TRANSPOSE && x->producer &&
+          classify(x->producer) == K_VIEW && f.readers[x->id] == 1 && !x->is_output &&
+          x->producer->in[0] && f.groups[x->producer->group].n == 1) {
+        view = x->producer;
+        x = view->in[0];
+      }
       int gi = f.group_of_tail[x->id];
       if (gi >= 0 && f.readers[x->id] == 1 && !x->is_output && f.groups[gi].anchor != K_EW &&
-          f.groups[gi].n < MAX_GROUP &&
-          f.groups[gi].anchor != K_GEMM && f.groups[gi].anchor != K_VIEW &&
-          codegen_ok(&f.groups[gi], n, 0)) {
+          f.groups[gi].n + 1 + (view != NULL) <= MAX_GROUP &&
+          f.groups[gi].anchor != K_GEMM && f.groups[gi].anchor != K_VIEW) {
         group *gr = &f.groups[gi];
-        f.group_of_tail[x->id] = -1;
-        push(&f, gr, n);
-        gr->tail = n->out[0];
-        joined = gi;
+        int ok;
+        if (view) { /* probe with the view in: group + view + n */
+          push(&f, gr, view);
+          ok = codegen_ok(gr, n, 0);
+          gr->n--;
+        } else {
+          ok = codegen_ok(gr, n, 0);
+        }
+        if (ok) {
+          f.group_of_tail[x->id] = -1;
+          if (view) {
+            f.groups[view->group].n = 0; /* its own group is gone */
+            view->group = gi;
+            push(&f, gr, view);
+          }
+          push(&f, gr, n);
+          gr->tail = n->out[0];
+          joined = gi;
+        }
       }
     }
     /* prologue: a Conv or reduction swallowing the elementwise group before it */

@@ -83,7 +83,10 @@ static void make_views(graph *g) {
   for (int k = 0; k < g->n_nodes; k++) {
     graph_node *n = g->nodes[k];
     graph_tensor *x = n->in[0], *y = n->out[0];
-    if (!is_view_op(n) || !x || !y) {
+    /* a view inside a fused kernel is a relabelling there, not a node */
+    int in_kernel = (k > 0 && g->nodes[k - 1]->group == n->group) ||
+                    (k + 1 < g->n_nodes && g->nodes[k + 1]->group == n->group);
+    if (!is_view_op(n) || !x || !y || in_kernel) {
       kept++;
       continue;
     }
