@@ -21,6 +21,44 @@ static void internal_check(int rc, const char *what, const char *msg) {
   abort();
 }
 
+typedef struct order_choice {
+  graph_node **order; /* g->nodes in the kernel order chosen */
+  uint64_t bound;
+  int schedule, concat;
+} order_choice;
+
+/* Try each kernel order, keep the one with the lowest memory bound (ties:
+ * the earlier strategy, file order first). Concat elision usually lowers
+ * the bound but keeps a block's branch outputs alive together (Inception
+ * at batch 1), so both are tried. */
+static order_choice choose_order(graph *g, const compile_options *opt, const storage_options *so,
+                                 const lower_options *lo) {
+  size_t order_bytes = (size_t)g->n_nodes * sizeof *g->nodes;
+  graph_node **base = arena_alloc(g->ar, order_bytes);
+  order_choice best = {arena_alloc(g->ar, order_bytes), UINT64_MAX, SCHED_FILE, so->concat};
+  memcpy(base, g->nodes, order_bytes);
+  memcpy(best.order, g->nodes, order_bytes);
+  for (int s = 0; s < (opt->no_schedule ? 1 : SCHED_COUNT); s++) {
+    for (int c = so->concat; c >= 0; c--) {
+      memcpy(g->nodes, base, order_bytes);
+      if (graph_schedule(g, s)) break;
+      graph_fuse(g, !opt->no_fuse);
+      storage_options try = *so;
+      try.concat = c;
+      graph_plan_storage(g, &try);
+      uint64_t bound = memplan_bound(g, lower_graph(g, lo, NULL));
+      if (bound < best.bound) {
+        best.bound = bound;
+        best.concat = c;
+        best.schedule = s;
+        memcpy(best.order, g->nodes, order_bytes);
+      }
+    }
+  }
+  memcpy(g->nodes, base, order_bytes);
+  return best;
+}
+
 /* Front end to a checked plan in r->plan; writes nothing. */
 static int compile_plan(const compile_options *opt, compile_result *r, FILE *diag_out) {
   memset(r, 0, sizeof *r);
@@ -46,35 +84,23 @@ static int compile_plan(const compile_options *opt, compile_result *r, FILE *dia
   int gpu = opt->gpu && cg_have_nvrtc();
   lower_options lo = {256, gpu ? (uint64_t)4 << 20 : 0};
 
-  /* Try each kernel order, keep the one with the lowest memory bound
-   * (ties: the earlier strategy, file order first). */
-  size_t order_bytes = (size_t)g->n_nodes * sizeof *g->nodes;
-  graph_node **base = arena_alloc(a, order_bytes), **best = arena_alloc(a, order_bytes);
-  memcpy(base, g->nodes, order_bytes);
-  memcpy(best, g->nodes, order_bytes);
-  /* Concat elision usually lowers the bound but keeps a block's branch
-   * outputs alive together (Inception at batch 1), so both are tried. */
-  uint64_t best_bound = UINT64_MAX;
-  int best_concat = so.concat;
-  for (int s = 0; s < (opt->no_schedule ? 1 : SCHED_COUNT); s++) {
-    for (int c = so.concat; c >= 0; c--) {
-      memcpy(g->nodes, base, order_bytes);
-      if (graph_schedule(g, s)) break;
-      graph_fuse(g, !opt->no_fuse);
-      storage_options try = so;
-      try.concat = c;
-      graph_plan_storage(g, &try);
-      uint64_t bound = memplan_bound(g, lower_graph(g, &lo, NULL));
-      if (bound < best_bound) {
-        best_bound = bound;
-        best_concat = c;
-        r->schedule = s;
-        memcpy(best, g->nodes, order_bytes);
-      }
+  order_choice oc = choose_order(g, opt, &so, &lo);
+  if (!opt->no_split) {
+    /* Row chunks lower the bound only where the block's intermediate is
+     * the peak; elsewhere they only add kernels, so they must earn it. */
+    graph_mark before = graph_checkpoint(g);
+    int blocks = graph_split_ffn(g);
+    order_choice split = blocks ? choose_order(g, opt, &so, &lo) : oc;
+    if (blocks && split.bound < oc.bound) {
+      oc = split;
+      r->split_blocks = blocks;
+    } else if (blocks) {
+      graph_restore(g, &before);
     }
   }
-  memcpy(g->nodes, best, order_bytes);
-  so.concat = best_concat;
+  memcpy(g->nodes, oc.order, (size_t)g->n_nodes * sizeof *g->nodes);
+  r->schedule = oc.schedule;
+  so.concat = oc.concat;
   graph_fuse(g, !opt->no_fuse);
   graph_plan_storage(g, &so);
   lower_info li;

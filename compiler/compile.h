@@ -23,7 +23,7 @@ typedef struct compile_options {
   model_options model;
   double time_limit_s;      /* memory planner search budget */
   /* Memory optimisations, all on by default; off to measure what each buys. */
-  int no_views, no_concat, no_inplace, no_schedule, no_fold, no_fuse;
+  int no_views, no_concat, no_inplace, no_schedule, no_fold, no_fuse, no_split;
   int greedy;               /* place with the greedy-by-size baseline */
   uint64_t memory_limit;    /* > 0: compile at the largest batch whose device bytes fit */
   int gpu;                  /* generate GPU code (when this dlc has NVRTC) */
@@ -45,6 +45,7 @@ typedef struct compile_result {
   rt_plan *plan;
   memplan_stats mem;
   int dce_removed;
+  int split_blocks;         /* feed-forward blocks run in row chunks (split.c) */
   int schedule;             /* the kernel order kept: SCHED_* (passes.h) */
   /* --memory-limit: the batch dimension, the batch chosen, what was tried */
   const char *fit_dim;

@@ -26,8 +26,8 @@ static const char usage[] =
     "usage: dlc MODEL.yaml [-o PLAN.bin] [--dim NAME=VALUE]... [--precision P] [--report]\n"
     "           [--report-json FILE] [--report-svg FILE] [--time-limit S] [--json] [--quiet]\n"
     "           [--no-fold] [--no-fuse] [--no-views] [--no-concat-elision] [--no-inplace]\n"
-    "           [--no-schedule] [--memory-limit SIZE] [--emit-cuda DIR] [--cuda-arch SM]\n"
-    "           [--no-gpu]\n"
+    "           [--no-schedule] [--no-split] [--memory-limit SIZE] [--emit-cuda DIR]\n"
+    "           [--cuda-arch SM] [--no-gpu]\n"
     "           [--placement greedy|best]\n"
     "       dlc plan-buffers IN.csv [-o OUT.csv] [options]   (dlc plan-buffers --help)\n"
     "\n"
@@ -50,7 +50,7 @@ static const char usage[] =
     "  --no-gpu            generate no GPU code (a CPU-only plan)\n"
     "  --time-limit S      seconds the memory planner may search (default 5)\n"
     "  --no-fold, --no-fuse, --no-views, --no-concat-elision, --no-inplace,\n"
-    "  --no-schedule\n"
+    "  --no-schedule, --no-split\n"
     "                      turn one optimisation off (to see what it buys)\n"
     "  --placement greedy  place with greedy-by-size (the published baseline)\n"
     "  --memory-limit SIZE compile at the largest batch whose slab and params fit in\n"
@@ -150,6 +150,8 @@ int main(int argc, char **argv) {
       opt.gpu = 0;
     } else if (!strcmp(a, "--no-fold")) {
       opt.no_fold = 1;
+    } else if (!strcmp(a, "--no-split")) {
+      opt.no_split = 1;
     } else if (!strcmp(a, "--no-fuse")) {
       opt.no_fuse = 1;
     } else if (!strcmp(a, "--no-views")) {

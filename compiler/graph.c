@@ -30,6 +30,26 @@ graph_tensor *graph_add_tensor(graph *g, const char *name, graph_tensor_kind kin
 
 graph_tensor *graph_find(const graph *g, const char *name) { return strmap_get(&g->by_name, name); }
 
+graph_mark graph_checkpoint(graph *g) {
+  graph_mark m = {g->nodes, g->n_nodes, g->n_tensors,
+                  arena_array(g->ar, (size_t)g->n_tensors + 1, sizeof *m.n_uses),
+                  arena_array(g->ar, (size_t)g->n_tensors + 1, sizeof *m.producer)};
+  m.nodes = arena_array(g->ar, (size_t)g->n_nodes + 1, sizeof *m.nodes);
+  memcpy(m.nodes, g->nodes, (size_t)g->n_nodes * sizeof *m.nodes);
+  for (int t = 0; t < g->n_tensors; t++) m.n_uses[t] = g->tensors[t]->n_uses, m.producer[t] = g->tensors[t]->producer;
+  return m;
+}
+
+void graph_restore(graph *g, const graph_mark *m) {
+  /* the names of the tensors dropped stay in by_name, pointing at unused
+   * tensors: harmless, as nothing looks them up again */
+  g->nodes = arena_array(g->ar, (size_t)m->n_nodes + 1, sizeof *g->nodes);
+  memcpy(g->nodes, m->nodes, (size_t)m->n_nodes * sizeof *m->nodes);
+  g->n_nodes = m->n_nodes;
+  g->n_tensors = m->n_tensors;
+  for (int t = 0; t < g->n_tensors; t++) g->tensors[t]->n_uses = m->n_uses[t], g->tensors[t]->producer = m->producer[t];
+}
+
 graph_attr *graph_attr_get(graph_node *n, const char *name) {
   for (int i = 0; i < n->n_attrs; i++)
     if (strcmp(n->attrs[i].name, name) == 0) {

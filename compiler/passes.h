@@ -7,6 +7,7 @@
  *   graph_dce        drop nodes whose results nobody uses (dce.c)
  *   graph_fold       fold per-channel affine chains into Conv / Gemm (fold.c)
  *   graph_precision  store params and activations in fp16 / bf16 (precision.c)
+ *   graph_split_ffn  run wide feed-forward blocks in row chunks (split.c)
  *   graph_schedule   choose the kernel order that needs the least memory (schedule.c)
  *   graph_fuse       group ops into kernels; intermediates stay on chip (fuse.c)
  *   graph_plan_storage  views, concat elision, in-place writes (storage.c)
@@ -27,6 +28,10 @@ enum { PRECISION_FP32, PRECISION_TF32, PRECISION_FP16, PRECISION_BF16 };
 /* PRECISION_* of "fp32", "tf32", "fp16", "bf16"; -1 otherwise. */
 int graph_precision_parse(const char *s);
 void graph_precision(graph *g, int precision);
+
+/* Split MatMul -> activation -> MatMul blocks whose intermediate dominates
+ * memory into row chunks; returns the number of blocks split. */
+int graph_split_ffn(graph *g);
 
 enum { SCHED_FILE, SCHED_GREEDY, SCHED_DFS, SCHED_COUNT };
 /* Reorder g->nodes by strategy; -1 when the graph is too big for it. */

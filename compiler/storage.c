@@ -4,7 +4,9 @@
  *
  *  1. Views. Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout (and a
  *     Reduce with nothing to reduce) only relabel bytes: the node is elided
- *     and its output becomes a view of its input (same bytes, no copy).
+ *     and its output becomes a view of its input (same bytes, no copy). So
+ *     does a Slice whose result is one contiguous run of its input's bytes
+ *     (a block of rows: the chunks of split.c), at an offset.
  *  2. Concat elision. When every dimension before the concat axis is 1 (a
  *     channel concat at batch 1, say), each input is one contiguous block of
  *     the output; its producer writes straight into that block and the
@@ -25,8 +27,31 @@
 #include "passes.h"
 #include "rt_plan.h"
 
+/* A Slice that keeps one contiguous run of bytes: step 1 everywhere, one
+ * axis cut, every axis before it of size 1. *offset: where the run starts. */
+static int contiguous_slice(const graph_node *n, uint64_t *offset) {
+  const graph_tensor *x = n->in[0], *y = n->out[0];
+  int cut = -1;
+  for (int d = 0; d < x->rank; d++) {
+    if (n->ia[x->rank + d] != 1) return 0;
+    if (y->dims[d].v == x->dims[d].v) continue;
+    if (cut >= 0) return 0;
+    cut = d;
+  }
+  uint64_t inner = rt_dtype_size(x->dtype);
+  for (int d = 0; d < x->rank; d++) {
+    if (d < cut && x->dims[d].v != 1) return 0;
+    if (d > cut) inner *= (uint64_t)x->dims[d].v;
+  }
+  *offset = cut < 0 ? 0 : (uint64_t)n->ia[cut] * inner;
+  return 1;
+}
+
 static int is_view_op(const graph_node *n) {
+  uint64_t offset;
   switch (n->op) {
+  case RT_OP_SLICE:
+    return n->in[0] && n->out[0] && contiguous_slice(n, &offset);
   case RT_OP_IDENTITY: case RT_OP_DROPOUT: case RT_OP_RESHAPE: case RT_OP_FLATTEN:
   case RT_OP_SQUEEZE: case RT_OP_UNSQUEEZE:
     return 1;
@@ -92,8 +117,15 @@ static void make_views(graph *g) {
     }
     /* A plan needs at least one step: keep the last node if it is all there is. */
     if (kept == 0 && k == g->n_nodes - 1) return;
+    uint64_t offset = 0;
+    /* a param's seeded values are made from its first byte: windows into
+     * one are left to constant folding */
+    if (n->op == RT_OP_SLICE && contiguous_slice(n, &offset) && offset && root_of(g, x)->kind == GRAPH_PARAM) {
+      kept++;
+      continue;
+    }
     n->elided = true;
-    link(y, x, RT_ALIAS_VIEW, 0);
+    link(y, x, RT_ALIAS_VIEW, offset);
   }
 }
 

@@ -1,9 +1,9 @@
 /*
  * test_passes.c: the graph passes that lower memory and kernel counts:
  * affine folding, fusion, views, concat elision, in-place writes, the
- * memory-aware order, and the GPU lowering's launch records. Each case
- * checks the structure of the plan AND that the CPU backend still computes
- * what the unoptimised plan computes.
+ * memory-aware order, feed-forward row chunks, and the GPU lowering's
+ * launch records. Each case checks the structure of the plan AND that the
+ * CPU backend still computes what the unoptimised plan computes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +50,7 @@ static float *run_plan(const rt_plan *p, size_t *n) {
 /* Optimised and plain compiles of text agree on output 0. */
 static void same_result(const char *text, compile_options opt) {
   compile_options plain = {.no_fold = 1, .no_fuse = 1, .no_views = 1, .no_concat = 1,
-                           .no_inplace = 1, .no_schedule = 1};
+                           .no_inplace = 1, .no_schedule = 1, .no_split = 1};
   compile_result a, b;
   CU_ASSERT_EQUAL_FATAL(compile_text(text, opt, &a), 0);
   CU_ASSERT_EQUAL_FATAL(compile_text(text, plain, &b), 0);
@@ -211,6 +211,55 @@ static void test_schedule(void) {
   same_result(branches, chosen);
 }
 
+/* A feed-forward block whose intermediate is 16x its input: run in 16 row
+ * chunks, each reading a window of x and writing a window of f4. */
+static const char *ffn =
+    "name: t\ninputs:\n  x: {shape: [4, 128, 64]}\n"
+    "params:\n"
+    "  w1: {shape: [64, 1024], init: {normal: [0, 0.1], seed: 1}}\n"
+    "  b1: {shape: [1024], init: {normal: [0, 0.1], seed: 2}}\n"
+    "  w2: {shape: [1024, 64], init: {normal: [0, 0.05], seed: 3}}\n"
+    "  b2: {shape: [64], init: {normal: [0, 0.1], seed: 4}}\n"
+    "nodes:\n"
+    "  - {op: MatMul, in: [x, w1], out: f0}\n"
+    "  - {op: Add, in: [f0, b1], out: f1}\n"
+    "  - {op: Gelu, in: f1, out: f2}\n"
+    "  - {op: MatMul, in: [f2, w2], out: f3}\n"
+    "  - {op: Add, in: [f3, b2], out: f4}\n"
+    "  - {op: Add, in: [x, f4], out: y}\n"
+    "outputs: [y]\n";
+
+static void test_split_ffn(void) {
+  compile_result a, b;
+  CU_ASSERT_EQUAL_FATAL(compile_text(ffn, (compile_options){.no_split = 1}, &a), 0);
+  CU_ASSERT_EQUAL_FATAL(compile_text(ffn, (compile_options){0}, &b), 0);
+  CU_ASSERT_EQUAL(a.split_blocks, 0);
+  CU_ASSERT_EQUAL(b.split_blocks, 1);
+  const rt_plan *p = b.plan;
+  /* 2 MiB intermediate in 16 chunks of 128 KiB: the size of x */
+  int matmuls = 0;
+  for (uint32_t k = 0; k < p->n_nodes; k++) {
+    matmuls += p->nodes[k].op == RT_OP_MATMUL;
+    CU_ASSERT_NOT_EQUAL(p->nodes[k].op, RT_OP_CONCAT); /* chunks write into f4 */
+    CU_ASSERT_NOT_EQUAL(p->nodes[k].op, RT_OP_SLICE);  /* chunks read windows of x */
+  }
+  CU_ASSERT_EQUAL(matmuls, 32);
+  const rt_tensor *x = find(p, "x"), *c0 = find(p, "x.chunk0"), *c5 = find(p, "x.chunk5");
+  CU_ASSERT_FATAL(x && c0 && c5);
+  CU_ASSERT_EQUAL(c5->alias_kind, RT_ALIAS_VIEW);
+  CU_ASSERT_EQUAL(c0->offset, x->offset);
+  CU_ASSERT_EQUAL(c5->offset, x->offset + 5 * 32 * 64 * 4);
+  CU_ASSERT_EQUAL(c5->bytes, 32 * 64 * 4);
+  /* unsplit: x, f4 and the 2 MiB intermediate; split: x, f4 and a chunk */
+  CU_ASSERT(a.plan->lower_bound >= (2u << 20));
+  CU_ASSERT(p->lower_bound <= 4 * (128u << 10));
+  char err[512];
+  CU_ASSERT_EQUAL(rt_plan_verify_memory(p, err, sizeof err), 0);
+  compile_free(&a);
+  compile_free(&b);
+  same_result(ffn, (compile_options){0});
+}
+
 static void test_gpu_launches(void) {
   if (!cg_have_nvrtc()) {
     fprintf(stderr, "  (skipped: this build has no NVRTC)\n");
@@ -249,4 +298,4 @@ static void test_gpu_launches(void) {
 }
 
 TST_SUITE(passes, TST(test_fold_into_conv), TST(test_fold_constants), TST(test_fuse_epilogue), TST(test_storage),
-          TST(test_schedule), TST(test_gpu_launches))
+          TST(test_schedule), TST(test_split_ffn), TST(test_gpu_launches))
