@@ -67,7 +67,11 @@ int cg_op_copy(cg_op op);      /* Identity, Dropout, Reshape, Flatten, Squeeze, 
 int cg_op_injective(cg_op op); /* copies, Transpose, Concat, Split, Slice, Pad, Gather */
 int cg_op_reduce(cg_op op);    /* Softmax, LogSoftmax, LayerNorm, Reduce*, Global*Pool */
 int cg_op_window(cg_op op);    /* MaxPool, AveragePool, LRN */
+int cg_op_chain(cg_op op);     /* Transpose and the copies that relabel a shape (Reshape, Flatten,
+                                  Squeeze, Unsqueeze): what may end a group as a permuted store */
 const char *cg_op_name(cg_op op);
+/* Transpose node nd: its perm permutes x's dims into y's (0), else -1. */
+int cg_check_perm(const cg_tensor *x, const cg_tensor *y, const cg_node *nd);
 
 typedef enum cg_kind {
   CG_KIND_ELEMENTWISE, /* elementwise DAG, no anchor */
@@ -102,10 +106,18 @@ typedef struct cg_plan {
   int win[2], win_x[2], win_y[2];
   int n_mid[2];
   int mid[2][CG_PLAN_MAX_NODES];
-  /* attention: tensors (scale / mask -1 when absent) */
+  /* a trailing chain of cg_op_chain nodes, chain0 .. n_nodes - 1 (chain0 =
+   * n_nodes: none), storing chain_src's values at the positions the
+   * reshapes and permutations give them (ShuffleNet's channel shuffle) */
+  int chain0, chain_src;
+  /* attention: tensors (scale / mask -1 when absent); att_q, att_k, att_v
+   * are the operands as the MatMuls see them */
   int att_q, att_k, att_v, att_o, att_s, att_scale, att_mask;
   int att_tr, att_out;     /* a Transpose of O ending the group (-1: none), the stored tensor */
   int att_div;             /* the scale divides (Div) rather than multiplies */
+  /* Q, K^T, V (0, 1, 2): the tensor read from memory, and the leading
+   * Transpose node producing the operand from it (-1: the operand itself) */
+  int att_mem[3], att_ptr[3];
 } cg_plan;
 
 /* 0 with the plan, or -1 with the reason (cg_supported's answer). */
@@ -118,6 +130,19 @@ int cg_inplace_in(const cg_group *g, int t);
 int cg_inplace_out(const cg_group *g, int t);
 
 /* ---- elementwise regions (expr.c) ----------------------------------------- */
+
+/* A store layout that is not one stride per dim: the trailing chain's
+ * output seen from the iteration space. Each dim's coordinate is written in
+ * mixed radix (innermost digit first) and each digit has its own stride:
+ * offset = sum over dims and digits of ((c / below) % size) * st, below the
+ * product of the sizes of the dim's inner digits. A Reshape that splits a
+ * dim makes it several digits; one that merges dims gives each its stride. */
+#define CG_MAX_DIGITS 16
+typedef struct cg_digits {
+  int n[CG_MAX_RANK];                       /* digits of each dim (0 for a dim of 1) */
+  int64_t size[CG_MAX_RANK][CG_MAX_DIGITS]; /* innermost first */
+  int64_t st[CG_MAX_RANK][CG_MAX_DIGITS];
+} cg_digits;
 
 /* A set of elementwise nodes evaluated over an iteration space. Every tensor
  * the nodes touch gets a view: its element strides in the space (NumPy
@@ -132,10 +157,16 @@ typedef struct cg_region {
   unsigned char *has;         /* per tensor: has a view */
   const char **preset;        /* per tensor: values already in this variable */
   unsigned char *preset_vec;  /* per tensor: the preset is float[V] (else a float) */
+  cg_digits **split;          /* per tensor: a chain output's layout when it is not
+                                 one stride per dim (then st holds each dim's
+                                 innermost digit stride), else NULL */
 } cg_region;
 
 /* Views for every tensor the nodes touch plus extra[0..n_extra). -1 with the
- * reason when one does not broadcast to the space. */
+ * reason when one does not broadcast to the space. cg_op_chain nodes (a
+ * group's trailing chain, last in nodes) carry their input's values; their
+ * CG_OUT results are stored through the permutation, the chain's first input
+ * covering the whole space. */
 int cg_region_init(cg_region *r, const cg_group *g, const int *nodes, int n_nodes, int rank,
                    const int64_t *dims, const int *extra, int n_extra, char *why,
                    size_t why_size);

@@ -4,11 +4,12 @@
  * The group is MatMul(Q, Kt) -> S, an optional Mul or Div of S by a
  * one-element CG_IN, an optional Add of a mask that broadcasts to S,
  * Softmax over the last axis -> P and MatMul(P, V) -> O, with S, the scaled
- * and masked S and P fused. Q is [B..., M, D], Kt [B..., D, N] (the keys
- * already transposed in memory), V [B..., N, Dv]; batch dims broadcast as
- * NumPy's matmul does. The scores never reach memory: a CTA takes BM query
- * rows of one batch entry and walks the keys in tiles of BN, keeping per row
- * the running maximum m and sum l of the softmax (online softmax):
+ * and masked S and P fused. Q is [B..., M, D], Kt [B..., D, N], V [B..., N,
+ * Dv] (each a CG_IN or read through a leading Transpose, below); batch dims
+ * broadcast as NumPy's matmul does. The scores never reach memory: a CTA
+ * takes BM query rows of one batch entry and walks the keys in tiles of BN,
+ * keeping per row the running maximum m and sum l of the softmax (online
+ * softmax):
  *
  *   s_j = (q . k_j) * scale + mask_j          (the unfused graph's order)
  *   m'  = max(m, max_j s_j),  u = m' (0 when m' = -inf)
@@ -44,6 +45,14 @@
  * most 128, N at least 1; no in-place output. A Transpose of O that keeps
  * its last axis last may end the group (BERT's [B, H, M, Dv] -> [B, M, H,
  * Dv] before the heads are merged): O is stored in that layout directly.
+ *
+ * Up to three Transposes may lead the group, each making one of Q, K^T, V
+ * from a CG_IN (BERT's heads split from [B, S, H, D]): the operand is read
+ * through the permutation, a matrix with its own row, column and batch
+ * strides. Staging loops walk the contiguous axis across threads; the wmma
+ * kernel keeps an operand that is contiguous along its rows' other axis
+ * (K^T from [B, S, H, D] keys) column-major in shared memory, so its tiles
+ * still move as 16-byte words and its fragments load col_major.
  */
 #include <stdio.h>
 #include <string.h>
@@ -72,27 +81,59 @@ static int bcast_batch(const cg_tensor *a, const cg_tensor *b, int64_t *out) {
   return n;
 }
 
+/* Operand `i` (0 Q, 1 K^T, 2 V) of the attention, tensor t: a CG_IN read
+ * as it is, or the fused result of one of the group's leading Transposes
+ * (nodes 0 .. lead - 1) of a CG_IN, read through its permutation. */
+static int operand(const cg_group *g, cg_plan *p, int lead, int i, int t, char *why, size_t n) {
+  static const char *const names[3] = {"Q", "K^T", "V"};
+  const cg_tensor *T = g->tensors;
+  p->att_mem[i] = t;
+  p->att_ptr[i] = -1;
+  if (t >= 0 && T[t].role == CG_IN) return 0;
+  for (int j = 0; j < lead && t >= 0; j++) {
+    const cg_node *nd = &g->nodes[j];
+    if (nd->out[0] != t) continue;
+    for (int k = 0; k < i; k++)
+      if (p->att_ptr[k] == j) return cg_fail(why, n, "attention: one Transpose feeds two operands");
+    p->att_mem[i] = nd->in[0];
+    p->att_ptr[i] = j;
+    return T[t].role == CG_FUSED ? 0 : cg_fail(why, n, "attention: the transposed %s must be CG_FUSED", names[i]);
+  }
+  return cg_fail(why, n, "attention: %s must be a CG_IN or a leading Transpose of one", names[i]);
+}
+
 int cg_plan_attention(const cg_group *g, cg_plan *p, char *why, size_t n) {
   const cg_tensor *T = g->tensors;
   p->kind = CG_KIND_ATTENTION;
-  p->anchor = 0;
   p->att_scale = p->att_mask = -1;
+  /* up to three Transposes making Q, K^T and V may lead */
+  int lead = 0;
+  while (lead < g->n_nodes && lead < 3 && g->nodes[lead].op == CG_TRANSPOSE) lead++;
+  p->anchor = lead;
+  for (int j = 0; j < lead; j++) {
+    const cg_node *nd = &g->nodes[j];
+    int x = nd->n_in == 1 ? nd->in[0] : -1, y = nd->n_out == 1 ? nd->out[0] : -1;
+    if (x < 0 || y < 0 || T[x].role != CG_IN || T[y].role != CG_FUSED || T[x].dtype != T[y].dtype ||
+        cg_check_perm(&T[x], &T[y], nd))
+      return cg_fail(why, n, "attention: a leading Transpose must permute a CG_IN into a CG_FUSED operand");
+  }
   /* a Transpose of O that keeps its last axis last may follow: O is then
    * stored in that layout */
-  int nn = g->n_nodes, tr = nn >= 4 && g->nodes[nn - 1].op == CG_TRANSPOSE ? nn - 1 : -1;
+  int nn = g->n_nodes, tr = nn >= lead + 4 && g->nodes[nn - 1].op == CG_TRANSPOSE ? nn - 1 : -1;
   if (tr >= 0) nn--;
   p->att_tr = tr;
-  if (nn < 3 || nn > 5)
+  if (nn - lead < 3 || nn - lead > 5)
     return cg_fail(why, n, "MatMul runs through cuBLASLt unless it starts an attention chain "
-                           "(MatMul, [Mul|Div], [Add], Softmax, MatMul, [Transpose])");
-  const cg_node *qk = &g->nodes[0], *pv = &g->nodes[nn - 1], *sm = &g->nodes[nn - 2];
+                           "([Transposes of Q, K^T, V], MatMul, [Mul|Div], [Add], Softmax, MatMul, [Transpose])");
+  const cg_node *qk = &g->nodes[lead], *pv = &g->nodes[nn - 1], *sm = &g->nodes[nn - 2];
   if (qk->op != CG_MATMUL || pv->op != CG_MATMUL || sm->op != CG_SOFTMAX || qk->n_in != 2 ||
       pv->n_in != 2 || qk->n_out != 1 || pv->n_out != 1 || sm->n_in < 1 || sm->n_out != 1)
     return cg_fail(why, n, "MatMul runs through cuBLASLt unless it starts an attention chain "
-                           "(MatMul, [Mul|Div], [Add], Softmax, MatMul, [Transpose])");
+                           "([Transposes of Q, K^T, V], MatMul, [Mul|Div], [Add], Softmax, MatMul, [Transpose])");
   int q = qk->in[0], k = qk->in[1], s = qk->out[0];
-  if (q < 0 || k < 0 || s < 0 || T[q].role != CG_IN || T[k].role != CG_IN || T[s].role != CG_FUSED)
-    return cg_fail(why, n, "attention: Q and K^T must be CG_IN and the scores CG_FUSED");
+  if (q < 0 || k < 0 || s < 0 || T[s].role != CG_FUSED)
+    return cg_fail(why, n, "attention: the scores must be CG_FUSED");
+  if (operand(g, p, lead, 0, q, why, n) || operand(g, p, lead, 1, k, why, n)) return -1;
   p->att_q = q;
   p->att_k = k;
   p->att_s = s;
@@ -106,7 +147,7 @@ int cg_plan_attention(const cg_group *g, cg_plan *p, char *why, size_t n) {
   for (int d = 0; d < nsb; d++)
     if (S->dims[d] != sb[d]) return cg_fail(why, n, "attention: score batch dims do not match");
   int cur = s;
-  for (int i = 1; i < nn - 2; i++) {
+  for (int i = lead + 1; i < nn - 2; i++) {
     const cg_node *nd = &g->nodes[i];
     if (nd->n_in != 2 || nd->n_out != 1 || nd->out[0] < 0 || T[nd->out[0]].role != CG_FUSED ||
         !same_dims(&T[nd->out[0]], S))
@@ -136,9 +177,15 @@ int cg_plan_attention(const cg_group *g, cg_plan *p, char *why, size_t n) {
       T[sm->out[0]].role != CG_FUSED || !same_dims(&T[sm->out[0]], S))
     return cg_fail(why, n, "attention: the softmax must be over the scores' last axis, into a fused tensor");
   int v = pv->in[1], o = pv->out[0];
-  if (pv->in[0] != sm->out[0] || v < 0 || o < 0 || T[v].role != CG_IN || T[o].role != (tr >= 0 ? CG_FUSED : CG_OUT))
+  if (pv->in[0] != sm->out[0] || v < 0 || o < 0 || T[o].role != (tr >= 0 ? CG_FUSED : CG_OUT))
     return cg_fail(why, n, "attention: the second MatMul must read the probabilities and a CG_IN V, and write a "
                            "CG_OUT (fused when a Transpose follows)");
+  if (operand(g, p, lead, 2, v, why, n)) return -1;
+  /* every leading Transpose makes an operand, read nowhere else (the
+   * nodes between the MatMuls only read CG_IN besides the scores) */
+  for (int j = 0; j < lead; j++)
+    if (p->att_ptr[0] != j && p->att_ptr[1] != j && p->att_ptr[2] != j)
+      return cg_fail(why, n, "attention: leading Transpose %d makes none of Q, K^T, V", j);
   const cg_tensor *V = &T[v], *O = &T[o];
   if (V->rank < 2 || V->dims[V->rank - 2] != N) return cg_fail(why, n, "attention: V must be [..., N, Dv]");
   int64_t ob[CG_MAX_RANK];
@@ -164,13 +211,7 @@ int cg_plan_attention(const cg_group *g, cg_plan *p, char *why, size_t n) {
     if (t->n_in != 1 || t->in[0] != o || y < 0 || T[y].role != CG_OUT || T[y].rank != O->rank ||
         t->n_ia != O->rank || !cg_is_float(T[y].dtype))
       return cg_fail(why, n, "attention: the Transpose must read O and write a CG_OUT");
-    int seen[CG_MAX_RANK] = {0};
-    for (int d = 0; d < O->rank; d++) {
-      int64_t pd = t->ia[d];
-      if (pd < 0 || pd >= O->rank || seen[pd] || T[y].dims[d] != O->dims[pd])
-        return cg_fail(why, n, "attention: bad Transpose perm");
-      seen[pd] = 1;
-    }
+    if (cg_check_perm(O, &T[y], t)) return cg_fail(why, n, "attention: bad Transpose perm");
     if (t->ia[O->rank - 1] != O->rank - 1)
       return cg_fail(why, n, "attention: a Transpose after it must keep the last axis last");
     p->att_out = y;
@@ -192,19 +233,56 @@ typedef struct att {
   int64_t bq[CG_MAX_RANK], bk[CG_MAX_RANK], bv[CG_MAX_RANK], bm[CG_MAX_RANK], bo[CG_MAX_RANK];
   int64_t mrow, mcol;             /* mask strides along the score rows and columns */
   int64_t orow;                   /* output stride between rows (Dv, or as transposed) */
+  /* Q [M x D], K^T [D x N], V [N x Dv] in memory: the tensor read (p<t>)
+   * and each matrix's row and column strides (1 along a dense row, unless
+   * a leading Transpose permutes it) */
+  int tq, tk, tv;
+  int64_t qr, qc, kr, kc, vr, vc;
 } att;
 
-/* Strides of X's batch dims (right-aligned) over the output batch; 0 where
- * X has 1 or lacks the dim. */
-static void batch_strides(const cg_tensor *X, const att *a, int64_t *st) {
+/* Element strides of operand i's dims in the memory it is read from: the
+ * dense strides of its CG_IN, permuted as its leading Transpose permutes
+ * the dims. */
+static void operand_strides(const att *a, int i, int t, int64_t *st) {
+  const cg_group *g = a->k->g;
+  const cg_tensor *X = &g->tensors[t];
+  int tr = a->p->att_ptr[i];
+  if (tr < 0) {
+    cg_dense_strides(X->rank, X->dims, st);
+    return;
+  }
+  const cg_tensor *M = &g->tensors[a->p->att_mem[i]];
+  int64_t ms[CG_MAX_RANK];
+  cg_dense_strides(M->rank, M->dims, ms);
+  for (int d = 0; d < X->rank; d++) st[d] = ms[g->nodes[tr].ia[d]];
+}
+
+/* Strides of X's batch dims (right-aligned) over the output batch, given
+ * the strides xs of all its dims; 0 where X has 1 or lacks the dim. */
+static void batch_strides(const cg_tensor *X, const int64_t *xs, const att *a, int64_t *st) {
   int nx = X->rank - 2;
-  int64_t s = X->dims[X->rank - 1] * X->dims[X->rank - 2];
   for (int d = a->nb - 1; d >= 0; d--) {
     int i = d - (a->nb - nx);
     int64_t x = i >= 0 ? X->dims[i] : 1;
-    st[d] = x == 1 ? 0 : s;
-    s *= x;
+    st[d] = x == 1 ? 0 : xs[i];
   }
+}
+
+/* A staging loop's index pair for element e of a rows x cols tile: the
+ * column fastest when the column stride is 1 (or the row stride is not),
+ * else the row, so that neighbouring threads read neighbouring addresses. */
+static void tile_index(cg_buf *b, const char *r, const char *c, int64_t rows, int64_t cols, int64_t rs, int64_t cs,
+                       int indent) {
+  if (cs == 1 || rs != 1)
+    cg_printf(b, "%*sconst int %s = e / %lld, %s = e %% %lld;\n", indent, "", r, (long long)cols, c, (long long)cols);
+  else
+    cg_printf(b, "%*sconst int %s = e %% %lld, %s = e / %lld;\n", indent, "", r, (long long)rows, c, (long long)rows);
+}
+
+/* " + (it)(idx) * stride" (or " + idx" when the stride is 1). */
+static void term(cg_buf *b, const char *it, const char *idx, int64_t stride) {
+  if (stride == 1) cg_printf(b, " + %s", idx);
+  else cg_printf(b, " + (%s)(%s) * %lld", it, idx, (long long)stride);
 }
 
 /* "const <it> name = <offset of batch entry b>;" */
@@ -274,9 +352,12 @@ static void emit_fma(att *a) {
   const cg_plan *p = a->p;
   const char *it = cg_ityp(k);
   int64_t BM = a->D <= 64 && a->Dv <= 64 ? 64 : 32, BN = 32, RT = BM / 32, CT = BN / 8;
-  int64_t DV8 = (a->Dv + 7) / 8, LDQ = a->D | 1, LDV = DV8 * 8, LDP = BN + 1;
+  /* staging that walks a tile column-wise writes shared memory with a row
+   * stride: pad the row by one float so those writes spread over the banks */
+  int k_rows = !(a->kc == 1 || a->kr != 1), v_rows = !(a->vc == 1 || a->vr != 1);
+  int64_t DV8 = (a->Dv + 7) / 8, LDQ = a->D | 1, LDK = BN + k_rows, LDV = DV8 * 8 + v_rows, LDP = BN + 1;
   int64_t at = 0;
-  int64_t oq = carve(&at, BM * LDQ * 4), ok = carve(&at, a->D * BN * 4), ov = carve(&at, BN * LDV * 4);
+  int64_t oq = carve(&at, BM * LDQ * 4), ok = carve(&at, a->D * LDK * 4), ov = carve(&at, BN * LDV * 4);
   int64_t op = carve(&at, BM * LDP * 4);
   int64_t tiles = a->B * ((a->M + BM - 1) / BM);
   k->launch->block[0] = 256;
@@ -290,17 +371,19 @@ static void emit_fma(att *a) {
   cg_emit_signature_smem(k, 256, at);
   cg_printf(b, "  CG_DYN_SHARED(smem);\n");
   cg_printf(b, "  float *Qs = (float *)(smem + %lld); /* [%lld][%lld] queries */\n", (long long)oq, (long long)BM, (long long)LDQ);
-  cg_printf(b, "  float *Ks = (float *)(smem + %lld); /* [%lld][%lld] keys, d-major */\n", (long long)ok, (long long)a->D, (long long)BN);
+  cg_printf(b, "  float *Ks = (float *)(smem + %lld); /* [%lld][%lld] keys, d-major */\n", (long long)ok, (long long)a->D, (long long)LDK);
   cg_printf(b, "  float *Vs = (float *)(smem + %lld); /* [%lld][%lld] values */\n", (long long)ov, (long long)BN, (long long)LDV);
   cg_printf(b, "  float *Ps = (float *)(smem + %lld); /* [%lld][%lld] probabilities */\n", (long long)op, (long long)BM, (long long)LDP);
   cg_printf(b, "  const int tid = threadIdx.x, tx = tid & 7, ty = tid >> 3;\n");
   emit_scale_load(b, a);
   emit_tile_head(b, a, BM);
   cg_printf(b, "    for (int e = tid; e < %lld; e += 256) {\n", (long long)(BM * a->D));
-  cg_printf(b, "      const int r = e / %lld, d = e %% %lld;\n", (long long)a->D, (long long)a->D);
-  cg_printf(b, "      Qs[r * %lld + d] = m0 + r < %lld ? cg_ld_%s(p%d + qoff + (%s)(m0 + r) * %lld + d) : 0.0f;\n",
-            (long long)LDQ, (long long)a->M, dtn(a, p->att_q), p->att_q, it, (long long)a->D);
-  cg_printf(b, "    }\n");
+  tile_index(b, "r", "d", BM, a->D, a->qr, a->qc, 6);
+  cg_printf(b, "      Qs[r * %lld + d] = m0 + r < %lld ? cg_ld_%s(p%d + qoff", (long long)LDQ, (long long)a->M,
+            dtn(a, a->tq), a->tq);
+  term(b, it, "m0 + r", a->qr);
+  term(b, it, "d", a->qc);
+  cg_printf(b, ") : 0.0f;\n    }\n");
   cg_printf(b, "    float o[%lld][%lld], mr[%lld], lr[%lld];\n", (long long)RT, (long long)DV8, (long long)RT, (long long)RT);
   cg_printf(b, "    #pragma unroll\n    for (int i = 0; i < %lld; i++) {\n", (long long)RT);
   cg_printf(b, "      mr[i] = -CG_INF;\n      lr[i] = 0.0f;\n");
@@ -308,15 +391,19 @@ static void emit_fma(att *a) {
   cg_printf(b, "    for (int n0 = 0; n0 < %lld; n0 += %lld) {\n", (long long)a->N, (long long)BN);
   cg_printf(b, "      __syncthreads(); /* the previous tile's Ks, Vs, Ps are consumed (and Qs is written) */\n");
   cg_printf(b, "      for (int e = tid; e < %lld; e += 256) {\n", (long long)(a->D * BN));
-  cg_printf(b, "        const int d = e / %lld, c = e %% %lld;\n", (long long)BN, (long long)BN);
-  cg_printf(b, "        Ks[e] = n0 + c < %lld ? cg_ld_%s(p%d + koff + (%s)d * %lld + n0 + c) : 0.0f;\n", (long long)a->N,
-            dtn(a, p->att_k), p->att_k, it, (long long)a->N);
-  cg_printf(b, "      }\n");
-  cg_printf(b, "      for (int e = tid; e < %lld; e += 256) {\n", (long long)(BN * LDV));
-  cg_printf(b, "        const int j = e / %lld, c = e %% %lld;\n", (long long)LDV, (long long)LDV);
-  cg_printf(b, "        Vs[e] = n0 + j < %lld && c < %lld ? cg_ld_%s(p%d + voff + (%s)(n0 + j) * %lld + c) : 0.0f;\n",
-            (long long)a->N, (long long)a->Dv, dtn(a, p->att_v), p->att_v, it, (long long)a->Dv);
-  cg_printf(b, "      }\n      __syncthreads();\n");
+  tile_index(b, "d", "c", a->D, BN, a->kr, a->kc, 8);
+  cg_printf(b, "        Ks[d * %lld + c] = n0 + c < %lld ? cg_ld_%s(p%d + koff", (long long)LDK, (long long)a->N,
+            dtn(a, a->tk), a->tk);
+  term(b, it, "d", a->kr);
+  term(b, it, "n0 + c", a->kc);
+  cg_printf(b, ") : 0.0f;\n      }\n");
+  cg_printf(b, "      for (int e = tid; e < %lld; e += 256) {\n", (long long)(BN * DV8 * 8));
+  tile_index(b, "j", "c", BN, DV8 * 8, a->vr, a->vc, 8);
+  cg_printf(b, "        Vs[j * %lld + c] = n0 + j < %lld && c < %lld ? cg_ld_%s(p%d + voff", (long long)LDV,
+            (long long)a->N, (long long)a->Dv, dtn(a, a->tv), a->tv);
+  term(b, it, "n0 + j", a->vr);
+  term(b, it, "c", a->vc);
+  cg_printf(b, ") : 0.0f;\n      }\n      __syncthreads();\n");
   /* scores */
   cg_printf(b, "      float s[%lld][%lld];\n", (long long)RT, (long long)CT);
   cg_printf(b, "      #pragma unroll\n      for (int i = 0; i < %lld; i++)\n        #pragma unroll\n"
@@ -326,7 +413,7 @@ static void emit_fma(att *a) {
   cg_printf(b, "        #pragma unroll\n        for (int i = 0; i < %lld; i++) qv[i] = Qs[(ty + 32 * i) * %lld + d];\n",
             (long long)RT, (long long)LDQ);
   cg_printf(b, "        #pragma unroll\n        for (int j = 0; j < %lld; j++) kv[j] = Ks[d * %lld + tx + 8 * j];\n",
-            (long long)CT, (long long)BN);
+            (long long)CT, (long long)LDK);
   cg_printf(b, "        #pragma unroll\n        for (int i = 0; i < %lld; i++)\n          #pragma unroll\n"
                "          for (int j = 0; j < %lld; j++) s[i][j] = fmaf(qv[i], kv[j], s[i][j]);\n      }\n",
             (long long)RT, (long long)CT);
@@ -375,13 +462,14 @@ static uint32_t align_of(const cg_tensor *T) {
 }
 
 /* Stage a rows x cols tile of 16-bit values into shared memory:
- * dst[r * ld + c] = src[off + (r0 + r) * stride + c0 + c] where r0 + r < rmax
- * and c0 + c < cmax, else 0. With vec, 8 values move as one 16-byte word
- * (cols, ld, stride and every offset multiples of 8, the base 16-aligned);
- * else one by one, through float (exact for the 16-bit dtype). */
+ * dst[r * ld + c] = src[off + (r0 + r) * rs + (c0 + c) * cs] where r0 + r <
+ * rmax and c0 + c < cmax, else 0. With vec (cs 1; cols, ld, rs, cmax and
+ * every offset multiples of 8, the base 16-aligned), 8 values move as one
+ * 16-byte word; else one by one, through float (exact for the 16-bit
+ * dtype), in the order tile_index picks. */
 static void emit_stage16(cg_buf *b, const att *a, int vec, const char *dst, int64_t ld, int64_t rows, int64_t cols,
-                         int t, const char *off, const char *r0, int64_t rmax, const char *c0, int64_t cmax,
-                         int64_t stride, const char *cvt) {
+                         int t, const char *off, const char *r0, int64_t rmax, int64_t rs, const char *c0,
+                         int64_t cmax, int64_t cs, const char *cvt) {
   const char *it = cg_ityp(a->k);
   if (vec) {
     int64_t c8 = cols / 8;
@@ -389,16 +477,30 @@ static void emit_stage16(cg_buf *b, const att *a, int vec, const char *dst, int6
     cg_printf(b, "        const int r = e / %lld, c = (e %% %lld) * 8;\n", (long long)c8, (long long)c8);
     cg_printf(b, "        *(uint4 *)(%s + r * %lld + c) = %s + r < %lld && %s + c < %lld ? "
                  "*(const uint4 *)(p%d + %s + (%s)(%s + r) * %lld + %s + c) : make_uint4(0u, 0u, 0u, 0u);\n",
-              dst, (long long)ld, r0, (long long)rmax, c0, (long long)cmax, t, off, it, r0, (long long)stride, c0);
+              dst, (long long)ld, r0, (long long)rmax, c0, (long long)cmax, t, off, it, r0, (long long)rs, c0);
     cg_printf(b, "      }\n");
     return;
   }
   cg_printf(b, "      for (int e = tid; e < %lld; e += 128) {\n", (long long)(rows * cols));
-  cg_printf(b, "        const int r = e / %lld, c = e %% %lld;\n", (long long)cols, (long long)cols);
-  cg_printf(b, "        %s[r * %lld + c] = %s(%s + r < %lld && %s + c < %lld ? cg_ld_%s(p%d + %s + (%s)(%s + r) * %lld + %s + c) : 0.0f);\n",
-            dst, (long long)ld, cvt, r0, (long long)rmax, c0, (long long)cmax, dtn(a, t), t, off, it, r0,
-            (long long)stride, c0);
-  cg_printf(b, "      }\n");
+  tile_index(b, "r", "c", rows, cols, rs, cs, 8);
+  cg_printf(b, "        %s[r * %lld + c] = %s(%s + r < %lld && %s + c < %lld ? cg_ld_%s(p%d + %s", dst, (long long)ld, cvt,
+            r0, (long long)rmax, c0, (long long)cmax, dtn(a, t), t, off);
+  char ri[64], ci[64];
+  snprintf(ri, sizeof ri, "%s + r", r0);
+  snprintf(ci, sizeof ci, "%s + c", c0);
+  term(b, it, ri, rs);
+  term(b, it, ci, cs);
+  cg_printf(b, ") : 0.0f);\n      }\n");
+}
+
+/* Whether operand tiles may move as 16-byte words: the staged rows are
+ * contiguous (cs 1), every row and batch offset a multiple of 8 values,
+ * the 8-value words never straddle the end of a row, the base 16-aligned. */
+static int vec16(const att *a, int t, int64_t rs, int64_t cs, int64_t cmax, const int64_t *bst) {
+  if (cs != 1 || rs % 8 || cmax % 8 || align_of(&a->k->g->tensors[t]) < 16) return 0;
+  for (int d = 0; d < a->nb; d++)
+    if (bst[d] % 8) return 0;
+  return 1;
 }
 
 static void emit_wmma(att *a) {
@@ -411,9 +513,15 @@ static void emit_wmma(att *a) {
   const char *cvt = dt == CG_F16 ? "__float2half_rn" : "__float2bfloat16_rn";
   int64_t DP = (a->D + 15) / 16 * 16, DVP = (a->Dv + 15) / 16 * 16;
   int64_t BM = 64, BN = DP + DVP <= 128 ? 64 : 32;
-  int64_t LDQ = DP + 8, LDK = BN + 8, LDV = DVP + 8, LDS = BN + 4, LDO = DVP + 4, LDP = BN + 8;
+  /* an operand whose rows are contiguous in memory only along the other
+   * axis (K^T read from BERT's [B, S, H, D] keys) is staged column-major:
+   * the 16-byte words then follow memory, the fragments load col_major */
+  int qcm = a->qr == 1 && a->qc != 1, kcm = a->kr == 1 && a->kc != 1, vcm = a->vr == 1 && a->vc != 1;
+  int64_t LDQ = qcm ? BM + 8 : DP + 8, LDK = kcm ? DP + 8 : BN + 8, LDV = vcm ? BN + 8 : DVP + 8;
+  int64_t LDS = BN + 4, LDO = DVP + 4, LDP = BN + 8;
   int64_t at = 0;
-  int64_t oq = carve(&at, BM * LDQ * 2), ok = carve(&at, DP * LDK * 2), ov = carve(&at, BN * LDV * 2);
+  int64_t oq = carve(&at, (qcm ? DP : BM) * LDQ * 2), ok = carve(&at, (kcm ? BN : DP) * LDK * 2);
+  int64_t ov = carve(&at, (vcm ? DVP : BN) * LDV * 2);
   int64_t os = carve(&at, BM * LDS * 4), oo = carve(&at, BM * LDO * 4);
   int64_t tiles = a->B * ((a->M + BM - 1) / BM);
   k->uses_wmma = 1;
@@ -427,9 +535,12 @@ static void emit_wmma(att *a) {
             p->att_mask >= 0 ? ", masked" : "", (long long)BM, (long long)BN);
   cg_emit_signature_smem(k, 128, at);
   cg_printf(b, "  using namespace nvcuda;\n  CG_DYN_SHARED(smem);\n");
-  cg_printf(b, "  %s *Qs = (%s *)(smem + %lld); /* [%lld][%lld] queries */\n", st, st, (long long)oq, (long long)BM, (long long)LDQ);
-  cg_printf(b, "  %s *Ks = (%s *)(smem + %lld); /* [%lld][%lld] keys, d-major */\n", st, st, (long long)ok, (long long)DP, (long long)LDK);
-  cg_printf(b, "  %s *Vs = (%s *)(smem + %lld); /* [%lld][%lld] values */\n", st, st, (long long)ov, (long long)BN, (long long)LDV);
+  cg_printf(b, "  %s *Qs = (%s *)(smem + %lld); /* [%lld][%lld] queries%s */\n", st, st, (long long)oq,
+            (long long)(qcm ? DP : BM), (long long)LDQ, qcm ? ", d-major" : "");
+  cg_printf(b, "  %s *Ks = (%s *)(smem + %lld); /* [%lld][%lld] keys, %s-major */\n", st, st, (long long)ok,
+            (long long)(kcm ? BN : DP), (long long)LDK, kcm ? "key" : "d");
+  cg_printf(b, "  %s *Vs = (%s *)(smem + %lld); /* [%lld][%lld] values%s */\n", st, st, (long long)ov,
+            (long long)(vcm ? DVP : BN), (long long)LDV, vcm ? ", column-major" : "");
   cg_printf(b, "  float *Ss = (float *)(smem + %lld); /* [%lld][%lld] scores; each warp's P over its rows */\n",
             (long long)os, (long long)BM, (long long)LDS);
   cg_printf(b, "  float *Os = (float *)(smem + %lld); /* [%lld][%lld] output accumulator */\n", (long long)oo,
@@ -439,33 +550,44 @@ static void emit_wmma(att *a) {
   cg_printf(b, "  %s *Pw = (%s *)(Ss + warp * %lld); /* [16][%lld] */\n", st, st, (long long)(16 * LDS), (long long)LDP);
   emit_scale_load(b, a);
   emit_tile_head(b, a, BM);
-  /* 16-byte staging: rows of a multiple of 8 values from 16-byte aligned bases
-   * (every batch offset is then a multiple of 8 values too) */
-  const cg_tensor *T = k->g->tensors;
-  int vq = a->D % 8 == 0 && align_of(&T[p->att_q]) >= 16;
-  int vk = a->N % 8 == 0 && align_of(&T[p->att_k]) >= 16;
-  int vv = a->Dv % 8 == 0 && align_of(&T[p->att_v]) >= 16;
   cg_printf(b, "    {\n");
-  emit_stage16(b, a, vq, "Qs", LDQ, BM, DP, p->att_q, "qoff", "m0", a->M, "0", a->D, a->D, cvt);
+  if (qcm)
+    emit_stage16(b, a, vec16(a, a->tq, a->qc, a->qr, a->M, a->bq), "Qs", LDQ, DP, BM, a->tq, "qoff", "0", a->D, a->qc,
+                 "m0", a->M, a->qr, cvt);
+  else
+    emit_stage16(b, a, vec16(a, a->tq, a->qr, a->qc, a->D, a->bq), "Qs", LDQ, BM, DP, a->tq, "qoff", "m0", a->M, a->qr,
+                 "0", a->D, a->qc, cvt);
   cg_printf(b, "    }\n");
   cg_printf(b, "    for (int e = tid; e < %lld; e += 128) Os[e] = 0.0f;\n", (long long)(BM * LDO));
   cg_printf(b, "    const int row = m0 + lr_;\n    const bool row_ok = row < %lld;\n", (long long)a->M);
   cg_printf(b, "    (void)row_ok;\n    float mr = -CG_INF, lr = 0.0f;\n");
   cg_printf(b, "    for (int n0 = 0; n0 < %lld; n0 += %lld) {\n", (long long)a->N, (long long)BN);
   cg_printf(b, "      __syncthreads(); /* the previous tile's Ks, Vs are consumed (and Qs, Os are written) */\n");
-  emit_stage16(b, a, vk, "Ks", LDK, DP, BN, p->att_k, "koff", "0", a->D, "n0", a->N, a->N, cvt);
-  emit_stage16(b, a, vv, "Vs", LDV, BN, DVP, p->att_v, "voff", "n0", a->N, "0", a->Dv, a->Dv, cvt);
+  if (kcm)
+    emit_stage16(b, a, vec16(a, a->tk, a->kc, a->kr, a->D, a->bk), "Ks", LDK, BN, DP, a->tk, "koff", "n0", a->N, a->kc,
+                 "0", a->D, a->kr, cvt);
+  else
+    emit_stage16(b, a, vec16(a, a->tk, a->kr, a->kc, a->N, a->bk), "Ks", LDK, DP, BN, a->tk, "koff", "0", a->D, a->kr,
+                 "n0", a->N, a->kc, cvt);
+  if (vcm)
+    emit_stage16(b, a, vec16(a, a->tv, a->vc, a->vr, a->N, a->bv), "Vs", LDV, DVP, BN, a->tv, "voff", "0", a->Dv, a->vc,
+                 "n0", a->N, a->vr, cvt);
+  else
+    emit_stage16(b, a, vec16(a, a->tv, a->vr, a->vc, a->Dv, a->bv), "Vs", LDV, BN, DVP, a->tv, "voff", "n0", a->N, a->vr,
+                 "0", a->Dv, a->vc, cvt);
   cg_printf(b, "      __syncthreads();\n");
   /* S = Q Kt over this warp's rows */
   cg_printf(b, "      {\n        wmma::fragment<wmma::accumulator, 16, 16, 16, float> sf[%lld];\n", (long long)(BN / 16));
   cg_printf(b, "        #pragma unroll\n        for (int j = 0; j < %lld; j++) wmma::fill_fragment(sf[j], 0.0f);\n",
             (long long)(BN / 16));
   cg_printf(b, "        #pragma unroll\n        for (int kk = 0; kk < %lld; kk += 16) {\n", (long long)DP);
-  cg_printf(b, "          wmma::fragment<wmma::matrix_a, 16, 16, 16, %s, wmma::row_major> fa;\n", st);
-  cg_printf(b, "          wmma::load_matrix_sync(fa, Qs + warp * %lld + kk, %lld);\n", (long long)(16 * LDQ), (long long)LDQ);
+  cg_printf(b, "          wmma::fragment<wmma::matrix_a, 16, 16, 16, %s, wmma::%s> fa;\n", st, qcm ? "col_major" : "row_major");
+  if (qcm) cg_printf(b, "          wmma::load_matrix_sync(fa, Qs + kk * %lld + warp * 16, %lld);\n", (long long)LDQ, (long long)LDQ);
+  else cg_printf(b, "          wmma::load_matrix_sync(fa, Qs + warp * %lld + kk, %lld);\n", (long long)(16 * LDQ), (long long)LDQ);
   cg_printf(b, "          #pragma unroll\n          for (int j = 0; j < %lld; j++) {\n", (long long)(BN / 16));
-  cg_printf(b, "            wmma::fragment<wmma::matrix_b, 16, 16, 16, %s, wmma::row_major> fb;\n", st);
-  cg_printf(b, "            wmma::load_matrix_sync(fb, Ks + kk * %lld + j * 16, %lld);\n", (long long)LDK, (long long)LDK);
+  cg_printf(b, "            wmma::fragment<wmma::matrix_b, 16, 16, 16, %s, wmma::%s> fb;\n", st, kcm ? "col_major" : "row_major");
+  if (kcm) cg_printf(b, "            wmma::load_matrix_sync(fb, Ks + j * %lld + kk, %lld);\n", (long long)(16 * LDK), (long long)LDK);
+  else cg_printf(b, "            wmma::load_matrix_sync(fb, Ks + kk * %lld + j * 16, %lld);\n", (long long)LDK, (long long)LDK);
   cg_printf(b, "            wmma::mma_sync(sf[j], fa, fb, sf[j]);\n          }\n        }\n");
   cg_printf(b, "        #pragma unroll\n        for (int j = 0; j < %lld; j++)\n", (long long)(BN / 16));
   cg_printf(b, "          wmma::store_matrix_sync(Ss + warp * %lld + j * 16, sf[j], %lld, wmma::mem_row_major);\n",
@@ -499,9 +621,10 @@ static void emit_wmma(att *a) {
             (long long)(16 * LDO), (long long)LDO);
   cg_printf(b, "        #pragma unroll\n        for (int kk = 0; kk < %lld; kk += 16) {\n", (long long)BN);
   cg_printf(b, "          wmma::fragment<wmma::matrix_a, 16, 16, 16, %s, wmma::row_major> fa;\n", st);
-  cg_printf(b, "          wmma::fragment<wmma::matrix_b, 16, 16, 16, %s, wmma::row_major> fb;\n", st);
+  cg_printf(b, "          wmma::fragment<wmma::matrix_b, 16, 16, 16, %s, wmma::%s> fb;\n", st, vcm ? "col_major" : "row_major");
   cg_printf(b, "          wmma::load_matrix_sync(fa, Pw + kk, %lld);\n", (long long)LDP);
-  cg_printf(b, "          wmma::load_matrix_sync(fb, Vs + kk * %lld + jf * 16, %lld);\n", (long long)LDV, (long long)LDV);
+  if (vcm) cg_printf(b, "          wmma::load_matrix_sync(fb, Vs + jf * %lld + kk, %lld);\n", (long long)(16 * LDV), (long long)LDV);
+  else cg_printf(b, "          wmma::load_matrix_sync(fb, Vs + kk * %lld + jf * 16, %lld);\n", (long long)LDV, (long long)LDV);
   cg_printf(b, "          wmma::mma_sync(of, fa, fb, of);\n        }\n");
   cg_printf(b, "        wmma::store_matrix_sync(Os + warp * %lld + jf * 16, of, %lld, wmma::mem_row_major);\n",
             (long long)(16 * LDO), (long long)LDO);
@@ -535,10 +658,19 @@ int cg_emit_attention(cg_kernel *k, char *err, size_t err_size) {
     a.bd[d] = O->dims[d];
     a.B *= O->dims[d];
   }
-  batch_strides(Q, &a, a.bq);
-  batch_strides(K, &a, a.bk);
-  batch_strides(V, &a, a.bv);
-  batch_strides(O, &a, a.bo);
+  int64_t qs[CG_MAX_RANK], ks[CG_MAX_RANK], vs[CG_MAX_RANK], os_[CG_MAX_RANK];
+  a.tq = p->att_mem[0], a.tk = p->att_mem[1], a.tv = p->att_mem[2];
+  operand_strides(&a, 0, p->att_q, qs);
+  operand_strides(&a, 1, p->att_k, ks);
+  operand_strides(&a, 2, p->att_v, vs);
+  cg_dense_strides(O->rank, O->dims, os_);
+  a.qr = qs[Q->rank - 2], a.qc = qs[Q->rank - 1];
+  a.kr = ks[K->rank - 2], a.kc = ks[K->rank - 1];
+  a.vr = vs[V->rank - 2], a.vc = vs[V->rank - 1];
+  batch_strides(Q, qs, &a, a.bq);
+  batch_strides(K, ks, &a, a.bk);
+  batch_strides(V, vs, &a, a.bv);
+  batch_strides(O, os_, &a, a.bo);
   a.orow = a.Dv;
   if (p->att_tr >= 0) {
     /* O stored transposed: each dim of O walks the output with the dense

@@ -17,6 +17,13 @@
  * All loads come before all stores, so an output may share memory with an
  * input read at the same position (in-place).
  *
+ * A region may end in a group's trailing chain of Transposes and shape
+ * copies: those nodes name their input's registers, and the chain's CG_OUT
+ * is stored through a layout worked out once (chain_view): its dense
+ * strides carried back through the chain to the iteration space, each dim
+ * of the space a list of mixed-radix digits with their own strides when a
+ * Reshape split it (ShuffleNet's channel shuffle).
+ *
  * The scalar expression of each op follows the runtime's CPU kernels
  * (runtime/kernels/elementwise.c) operation for operation, so results agree
  * to the last bit or two; helper functions live in the program preamble.
@@ -49,6 +56,135 @@ static int bcast_view(cg_region *r, int t, char *why, size_t n) {
   return set_view(r, t, st, why, n);
 }
 
+/* ---- permuted stores: the trailing chain's layouts ------------------------- */
+
+/* Adjacent digits of a dim that walk memory contiguously become one. */
+static void digits_merge(cg_digits *L, int d) {
+  int m = 0;
+  for (int k = 0; k < L->n[d]; k++) {
+    if (m > 0 && L->st[d][k] == L->st[d][m - 1] * L->size[d][m - 1]) {
+      L->size[d][m - 1] *= L->size[d][k];
+      continue;
+    }
+    L->size[d][m] = L->size[d][k];
+    L->st[d][m++] = L->st[d][k];
+  }
+  L->n[d] = m;
+}
+
+/* The layout L over a shape (rank_from dims) seen as the same elements in
+ * row-major order under another shape: the digits, innermost first, are
+ * dealt out to the new dims from the innermost, a digit split in two where
+ * a dim ends inside it. -1 when a boundary falls where no split is exact
+ * (e.g. [6, 4] -> [4, 6]: 4 does not divide 6), or when too many digits. */
+static int digits_reshape(const cg_digits *L, int rank_from, cg_digits *out, int rank_to, const int64_t *dims_to) {
+  int64_t size[CG_MAX_RANK * CG_MAX_DIGITS], st[CG_MAX_RANK * CG_MAX_DIGITS];
+  int len = 0, pos = 0;
+  for (int d = rank_from - 1; d >= 0; d--)
+    for (int k = 0; k < L->n[d]; k++)
+      if (L->size[d][k] > 1) size[len] = L->size[d][k], st[len++] = L->st[d][k];
+  memset(out, 0, sizeof *out);
+  for (int d = rank_to - 1; d >= 0; d--) {
+    if (dims_to[d] == 0) return 0; /* no elements: nothing is stored */
+    int64_t need = dims_to[d];
+    while (need > 1) {
+      if (pos == len || out->n[d] == CG_MAX_DIGITS) return -1;
+      int k = out->n[d]++;
+      if (need % size[pos] == 0) {
+        out->size[d][k] = size[pos];
+        out->st[d][k] = st[pos];
+        need /= size[pos++];
+      } else if (size[pos] % need == 0) {
+        out->size[d][k] = need;
+        out->st[d][k] = st[pos];
+        size[pos] /= need;
+        st[pos] *= need;
+        need = 1;
+      } else {
+        return -1;
+      }
+    }
+    digits_merge(out, d);
+  }
+  return pos == len ? 0 : -1;
+}
+
+/* The region node producing t among r's nodes, or -1. */
+static int region_producer(const cg_region *r, int t) {
+  for (int i = 0; i < r->n_nodes; i++)
+    if (r->g->nodes[r->nodes[i]].out[0] == t) return r->nodes[i];
+  return -1;
+}
+
+/* The view of chain node ni's output (a CG_OUT): its dense layout carried
+ * back through the chain's Transposes and Reshapes to the chain's input,
+ * which must cover the space in order, then onto the space's dims. */
+static int chain_view(cg_region *r, int ni, char *why, size_t n) {
+  const cg_group *g = r->g;
+  const cg_tensor *T = g->tensors;
+  int t = g->nodes[ni].out[0];
+  cg_digits *L = calloc(1, sizeof *L), *M = calloc(1, sizeof *M);
+  if (!L || !M) {
+    free(L);
+    free(M);
+    return cg_fail(why, n, "out of memory");
+  }
+  int64_t dst[CG_MAX_RANK];
+  cg_dense_strides(T[t].rank, T[t].dims, dst);
+  for (int d = 0; d < T[t].rank; d++)
+    if (T[t].dims[d] > 1) L->n[d] = 1, L->size[d][0] = T[t].dims[d], L->st[d][0] = dst[d];
+  int cur = ni, rc = 0, x = -1;
+  while (cur >= 0 && cg_op_chain(g->nodes[cur].op)) {
+    const cg_node *nd = &g->nodes[cur];
+    x = nd->in[0];
+    memset(M, 0, sizeof *M);
+    if (nd->op == CG_TRANSPOSE) {
+      /* output dim d is input dim perm[d] */
+      for (int d = 0; d < T[x].rank; d++) {
+        int s = (int)nd->ia[d];
+        M->n[s] = L->n[d];
+        memcpy(M->size[s], L->size[d], sizeof L->size[d]);
+        memcpy(M->st[s], L->st[d], sizeof L->st[d]);
+      }
+    } else if (digits_reshape(L, T[nd->out[0]].rank, M, T[x].rank, T[x].dims)) {
+      rc = cg_fail(why, n, "%s of tensor %d: its dims do not split or merge evenly into the next ones",
+                   cg_op_name(nd->op), x);
+      break;
+    }
+    cg_digits *sw = L;
+    L = M;
+    M = sw;
+    cur = region_producer(r, x);
+  }
+  /* x: the chain's input, which must be the whole space in row-major order */
+  int64_t numel = 1, dense[CG_MAX_RANK];
+  for (int d = 0; d < r->rank; d++) numel *= r->dims[d];
+  cg_dense_strides(r->rank, r->dims, dense);
+  if (!rc && (x < 0 || !r->has[x] || cg_numel(&T[x]) != numel))
+    rc = cg_fail(why, n, "the permuted store of tensor %d does not start from a value over the whole iteration space", t);
+  for (int d = 0; !rc && d < r->rank; d++)
+    if (r->dims[d] > 1 && r->st[x][d] != dense[d])
+      rc = cg_fail(why, n, "the permuted store of tensor %d starts from a broadcast value", t);
+  if (!rc && digits_reshape(L, T[x].rank, M, r->rank, r->dims))
+    rc = cg_fail(why, n, "tensor %d's dims do not split or merge evenly into the iteration space's", x);
+  if (!rc) {
+    /* one digit per dim is a plain strided view */
+    int plain = 1;
+    for (int d = 0; d < r->rank; d++) {
+      r->st[t][d] = M->n[d] ? M->st[d][0] : 0;
+      plain &= M->n[d] <= 1;
+    }
+    r->has[t] = 1;
+    if (!plain) {
+      r->split[t] = M;
+      M = NULL;
+    }
+  }
+  free(L);
+  free(M);
+  return rc;
+}
+
 int cg_region_init(cg_region *r, const cg_group *g, const int *nodes, int n_nodes, int rank,
                    const int64_t *dims, const int *extra, int n_extra, char *why, size_t n) {
   memset(r, 0, sizeof *r);
@@ -66,8 +202,14 @@ int cg_region_init(cg_region *r, const cg_group *g, const int *nodes, int n_node
     cg_region_free(r);
     return cg_fail(why, n, "out of memory");
   }
+  r->split = calloc(nt, sizeof *r->split);
+  if (!r->split) {
+    cg_region_free(r);
+    return cg_fail(why, n, "out of memory");
+  }
   for (int i = 0; i < n_nodes; i++) {
     const cg_node *nd = &g->nodes[nodes[i]];
+    if (cg_op_chain(nd->op)) continue; /* below, once the chain's input has its view */
     if (bcast_view(r, nd->out[0], why, n)) goto fail;
     if (bcast_view(r, nd->in[0], why, n)) goto fail;
     if (nd->op == CG_BATCH_NORM) {
@@ -89,6 +231,10 @@ int cg_region_init(cg_region *r, const cg_group *g, const int *nodes, int n_node
   }
   for (int k = 0; k < n_extra; k++)
     if (bcast_view(r, extra[k], why, n)) goto fail;
+  for (int i = 0; i < n_nodes; i++) {
+    const cg_node *nd = &g->nodes[nodes[i]];
+    if (cg_op_chain(nd->op) && g->tensors[nd->out[0]].role == CG_OUT && chain_view(r, nodes[i], why, n)) goto fail;
+  }
   return 0;
 fail:
   cg_region_free(r);
@@ -100,6 +246,10 @@ void cg_region_free(cg_region *r) {
   free(r->has);
   free(r->preset);
   free(r->preset_vec);
+  if (r->split)
+    for (int t = 0; t < r->g->n_tensors; t++) free(r->split[t]);
+  free(r->split);
+  r->split = NULL;
   r->st = NULL;
   r->has = NULL;
   r->preset = NULL;
@@ -114,17 +264,40 @@ void cg_region_coalesce(cg_region *r, const int *keep, int *map) {
     if (map) map[d] = -1;
     if (r->dims[d] == 1) continue;
     int merge = m > 0 && (!keep || kp[m - 1] == keep[d]);
-    for (int t = 0; t < nt && merge; t++)
-      if (r->has[t]) merge = r->st[t][m - 1] == r->st[t][d] * r->dims[d];
+    /* a permuted store's digits always concatenate: it never stops a merge */
+    for (int t = 0; t < nt && merge; t++) {
+      if (r->split[t]) merge = r->split[t]->n[m - 1] + r->split[t]->n[d] <= CG_MAX_DIGITS;
+      else if (r->has[t]) merge = r->st[t][m - 1] == r->st[t][d] * r->dims[d];
+    }
     if (merge) {
       dims[m - 1] *= r->dims[d];
       for (int t = 0; t < nt; t++)
         if (r->has[t]) r->st[t][m - 1] = r->st[t][d];
+      for (int t = 0; t < nt; t++) {
+        cg_digits *D = r->split[t];
+        if (!D) continue;
+        /* d's digits are the merged dim's inner ones */
+        int nd = D->n[d], no = D->n[m - 1];
+        memmove(D->size[m - 1] + nd, D->size[m - 1], sizeof(int64_t) * (size_t)no);
+        memmove(D->st[m - 1] + nd, D->st[m - 1], sizeof(int64_t) * (size_t)no);
+        memcpy(D->size[m - 1], D->size[d], sizeof(int64_t) * (size_t)nd);
+        memcpy(D->st[m - 1], D->st[d], sizeof(int64_t) * (size_t)nd);
+        D->n[m - 1] = nd + no;
+        digits_merge(D, m - 1);
+        r->st[t][m - 1] = D->n[m - 1] ? D->st[m - 1][0] : 0;
+      }
     } else {
       dims[m] = r->dims[d];
       kp[m] = keep ? keep[d] : 0;
       for (int t = 0; t < nt; t++)
         if (r->has[t]) r->st[t][m] = r->st[t][d];
+      for (int t = 0; t < nt; t++) {
+        cg_digits *D = r->split[t];
+        if (!D || m == d) continue;
+        D->n[m] = D->n[d];
+        memcpy(D->size[m], D->size[d], sizeof D->size[d]);
+        memcpy(D->st[m], D->st[d], sizeof D->st[d]);
+      }
       m++;
     }
     if (map) map[d] = m - 1;
@@ -133,16 +306,22 @@ void cg_region_coalesce(cg_region *r, const int *keep, int *map) {
     dims[0] = 1;
     for (int t = 0; t < nt; t++)
       if (r->has[t]) r->st[t][0] = 0;
+    for (int t = 0; t < nt; t++)
+      if (r->split[t]) r->split[t]->n[0] = 0;
     m = 1;
   }
   for (int t = 0; t < nt; t++)
     if (r->has[t])
       for (int d = m; d < CG_MAX_RANK; d++) r->st[t][d] = 0;
+  for (int t = 0; t < nt; t++)
+    if (r->split[t])
+      for (int d = m; d < CG_MAX_RANK; d++) r->split[t]->n[d] = 0;
   r->rank = m;
   memcpy(r->dims, dims, sizeof(int64_t) * (size_t)m);
 }
 
 int cg_region_dense(const cg_region *r, int t) {
+  if (r->split && r->split[t]) return 0;
   int64_t st[CG_MAX_RANK];
   cg_dense_strides(r->rank, r->dims, st);
   for (int d = 0; d < r->rank; d++)
@@ -159,6 +338,36 @@ int cg_pick_vec(int64_t n, int vmax) {
 /* ---- emission ------------------------------------------------------------- */
 
 static void ind(cg_buf *b, int n) { cg_printf(b, "%*s", n, ""); }
+
+/* Element offset of a permuted store's tensor t at the chunk's element
+ * `j` (a variable name; NULL: its first element), appended to o: each
+ * digit's term. */
+static void offset_split(cg_buf *o, const cg_region *r, const cg_emit_req *q, int t, const char *j) {
+  const cg_digits *D = r->split[t];
+  int any = 0;
+  for (int d = 0; d < r->rank; d++) {
+    char c[160];
+    if (j && d == r->rank - 1) snprintf(c, sizeof c, "(%s + %s)", q->coord[d], j);
+    else snprintf(c, sizeof c, "%s", q->coord[d]);
+    int64_t below = 1;
+    for (int i = 0; i < D->n[d]; i++) {
+      int64_t sz = D->size[d][i], s = D->st[d][i];
+      /* the outermost digit needs no modulo: the coordinate stays below the dim */
+      int mod = below * sz < r->dims[d];
+      cg_puts(o, any++ ? " + " : "");
+      if (below == 1) {
+        if (mod) cg_printf(o, "(%s %% %lld)", c, (long long)sz);
+        else cg_printf(o, "%s", c);
+      } else {
+        if (mod) cg_printf(o, "((%s / %lld) %% %lld)", c, (long long)below, (long long)sz);
+        else cg_printf(o, "(%s / %lld)", c, (long long)below);
+      }
+      if (s != 1) cg_printf(o, " * %lld", (long long)s);
+      below *= sz;
+    }
+  }
+  if (!any) cg_puts(o, "0");
+}
 
 /* Element offset of tensor t at the chunk's first element. */
 static void offset_of(char *out, size_t n, const cg_region *r, const cg_emit_req *q, int t) {
@@ -300,8 +509,65 @@ static void emit_load(cg_buf *b, const cg_region *r, const cg_emit_req *q, int t
   }
 }
 
+/* A permuted store (every element of the space lands somewhere: no
+ * broadcast guard). Chunk elements move by the inner dim's first digit
+ * stride while the chunk stays inside that digit, as one vector when that
+ * stride is 1 and every other stride keeps the chunk aligned; otherwise each
+ * element's offset is computed on its own. */
+static void emit_store_split(cg_buf *b, const cg_region *r, const cg_emit_req *q, int t, int scalar, int indent) {
+  const cg_tensor *T = &r->g->tensors[t];
+  const cg_digits *D = r->split[t];
+  const char *dn = cg_dtname(T->dtype);
+  int in = r->rank - 1, V = q->V;
+  char v[24];
+  cg_buf off = {0};
+  if (q->guard) {
+    ind(b, indent);
+    cg_printf(b, "if (%s) {\n", q->guard);
+    indent += 2;
+  }
+  if (V > 1 && !(D->n[in] >= 1 && D->size[in][0] % V == 0)) {
+    /* the chunk crosses a digit boundary: each element's own offset */
+    offset_split(&off, r, q, t, "j");
+    open_loop(b, V, indent);
+    cg_printf(b, "cg_st_%s(p%d + (%s), %s);\n", dn, t, off.s ? off.s : "0", ref(v, sizeof v, t, scalar));
+  } else if (V == 1) {
+    offset_split(&off, r, q, t, NULL);
+    ind(b, indent);
+    cg_printf(b, "cg_st_%s(p%d + (%s), v%d%s);\n", dn, t, off.s ? off.s : "0", t, scalar ? "" : "[0]");
+  } else {
+    offset_split(&off, r, q, t, NULL);
+    int64_t s0 = D->st[in][0];
+    int vec = s0 == 1 && !scalar;
+    uint32_t bytes = (uint32_t)(V * (int)cg_dtype_size(T->dtype));
+    if (eff_align(T) < (bytes < 16 ? bytes : 16)) vec = 0;
+    for (int d = 0; d < r->rank && vec; d++)
+      for (int i = d == in ? 1 : 0; i < D->n[d]; i++) vec &= D->st[d][i] % V == 0;
+    if (vec) {
+      ind(b, indent);
+      cg_printf(b, "cg_stv%d_%s(p%d + (%s), v%d);\n", V, dn, t, off.s ? off.s : "0", t);
+    } else {
+      open_loop(b, V, indent);
+      if (s0 == 1) cg_printf(b, "cg_st_%s(p%d + (%s) + j, %s);\n", dn, t, off.s ? off.s : "0", ref(v, sizeof v, t, scalar));
+      else
+        cg_printf(b, "cg_st_%s(p%d + (%s) + j * %lld, %s);\n", dn, t, off.s ? off.s : "0", (long long)s0,
+                  ref(v, sizeof v, t, scalar));
+    }
+  }
+  if (off.oom) b->oom = 1;
+  cg_buf_free(&off);
+  if (q->guard) {
+    ind(b, indent - 2);
+    cg_printf(b, "}\n");
+  }
+}
+
 static void emit_store(cg_buf *b, const cg_region *r, const cg_emit_req *q, int t, int scalar,
                        int indent) {
+  if (r->split && r->split[t]) {
+    emit_store_split(b, r, q, t, scalar, indent);
+    return;
+  }
   const cg_tensor *T = &r->g->tensors[t];
   const char *dn = cg_dtname(T->dtype);
   int in = r->rank - 1;
@@ -378,6 +644,16 @@ void cg_region_emit(cg_buf *b, const cg_region *r, const cg_emit_req *q) {
   for (int i = 0; i < r->n_nodes; i++) {
     const cg_node *nd = &g->nodes[r->nodes[i]];
     int o = nd->out[0], scalar = 1;
+    if (cg_op_chain(nd->op)) {
+      /* a Transpose or Reshape moves values, never changes them: its result
+       * names its input's registers; only where it is stored differs */
+      int x = nd->in[0];
+      kind[o] = kind[x];
+      ind(b, I);
+      if (kind[o] == 1) cg_printf(b, "const float v%d = v%d; /* %s */\n", o, x, cg_op_name(nd->op));
+      else cg_printf(b, "const float *v%d = v%d; /* %s */\n", o, x, cg_op_name(nd->op));
+      continue;
+    }
     for (int k = 0; k < node_nin(nd); k++) scalar &= kind[nd->in[k]] == 1;
     char refs[CG_MAX_NODE_IO][24];
     for (int k = 0; k < node_nin(nd); k++) ref(refs[k], sizeof refs[k], nd->in[k], kind[nd->in[k]] == 1);

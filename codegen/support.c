@@ -6,7 +6,8 @@
  *                Split, Slice, Pad, Gather), any dtype;
  *   elementwise  only elementwise nodes (unary, broadcasting binary and
  *                variadic ops, BatchNormalization), float dtypes;
- *   attention    MatMul, [Mul|Div by a scalar], [Add mask], Softmax, MatMul
+ *   attention    [Transposes making Q, K^T, V], MatMul, [Mul|Div by a
+ *                scalar], [Add mask], Softmax, MatMul, [Transpose of O]
  *                (emit_attention.c checks it);
  *   reduce / window / conv
  *                exactly one anchor (a reduction, a pooling or LRN, a Conv)
@@ -15,6 +16,11 @@
  *                epilogue, evaluated at the anchor output's coordinates);
  *                a Conv may be followed by an LRN and/or one pooling on its
  *                output, elementwise nodes between the stages (mid).
+ *
+ * Any but an injective or attention group may end in a chain of Transposes
+ * and shape copies (Reshape, Flatten, Squeeze, Unsqueeze) moving a value it
+ * computes: a permuted store (plan_chain; the regions work out where each
+ * value goes).
  *
  * cg_supported is "does cg_plan_group succeed": the emitters assume a plan,
  * so everything they rely on is checked here, once.
@@ -110,6 +116,9 @@ int cg_op_reduce(cg_op op) {
          op == CG_GLOBAL_MAX_POOL;
 }
 int cg_op_window(cg_op op) { return op == CG_MAX_POOL || op == CG_AVERAGE_POOL || op == CG_LRN; }
+int cg_op_chain(cg_op op) {
+  return op == CG_TRANSPOSE || op == CG_RESHAPE || op == CG_FLATTEN || op == CG_SQUEEZE || op == CG_UNSQUEEZE;
+}
 
 const char *cg_op_name(cg_op op) {
   static const char *const names[CG_OP_COUNT] = {
@@ -256,6 +265,18 @@ static int check_ew_node(const cg_group *g, const cg_node *nd, char *why, size_t
   return 0;
 }
 
+/* Transpose: perm is a permutation of x's dims giving y's (0), else -1. */
+int cg_check_perm(const cg_tensor *x, const cg_tensor *y, const cg_node *nd) {
+  if (nd->n_ia != x->rank || y->rank != x->rank) return -1;
+  int seen[CG_MAX_RANK] = {0};
+  for (int d = 0; d < x->rank; d++) {
+    int64_t pd = nd->ia[d];
+    if (pd < 0 || pd >= x->rank || seen[pd] || x->dims[pd] != y->dims[d]) return -1;
+    seen[pd] = 1;
+  }
+  return 0;
+}
+
 static int check_injective(const cg_group *g, const cg_node *nd, char *why, size_t n) {
   const char *name = cg_op_name(nd->op);
   const cg_tensor *T = g->tensors;
@@ -311,16 +332,7 @@ static int check_injective(const cg_group *g, const cg_node *nd, char *why, size
   }
   switch (nd->op) {
   case CG_TRANSPOSE:
-    if (nd->n_ia != x->rank || y->rank != x->rank) return cg_fail(why, n, "Transpose: bad perm");
-    {
-      int seen[CG_MAX_RANK] = {0};
-      for (int d = 0; d < x->rank; d++) {
-        int64_t p = nd->ia[d];
-        if (p < 0 || p >= x->rank || seen[p] || x->dims[p] != y->dims[d])
-          return cg_fail(why, n, "Transpose: bad perm");
-        seen[p] = 1;
-      }
-    }
+    if (cg_check_perm(x, y, nd)) return cg_fail(why, n, "Transpose: bad perm");
     return 0;
   case CG_SLICE:
     if (nd->n_ia != 2 * x->rank || y->rank != x->rank) return cg_fail(why, n, "Slice: bad attributes");
@@ -443,16 +455,21 @@ static int check_anchor(const cg_group *g, const cg_node *nd, char *why, size_t 
   }
 }
 
-/* Elementwise-only group: the iteration space is the largest output's shape. */
+/* Elementwise-only group: the iteration space is the largest output's shape
+ * (for a trailing chain, the shape of the value it permutes). */
 static int plan_elementwise(const cg_group *g, cg_plan *p, char *why, size_t n) {
   p->kind = CG_KIND_ELEMENTWISE;
   p->anchor = -1;
   p->n_ew = g->n_nodes;
   for (int i = 0; i < g->n_nodes; i++) p->ew[i] = i;
-  int best = -1;
-  for (int t = 0; t < g->n_tensors; t++)
-    if (g->tensors[t].role == CG_OUT && (best < 0 || cg_numel(&g->tensors[t]) > cg_numel(&g->tensors[best])))
-      best = t;
+  int best = p->chain0 < g->n_nodes ? p->chain_src : -1;
+  for (int i = 0; i < p->chain0; i++)
+    for (int k = 0; k < g->nodes[i].n_out; k++) {
+      int t = g->nodes[i].out[k];
+      if (t >= 0 && g->tensors[t].role == CG_OUT &&
+          (best < 0 || cg_numel(&g->tensors[t]) > cg_numel(&g->tensors[best])))
+        best = t;
+    }
   if (best < 0) return cg_fail(why, n, "elementwise group without a CG_OUT tensor");
   const cg_tensor *S = &g->tensors[best];
   p->rank = S->rank;
@@ -473,6 +490,39 @@ static int producer(const cg_group *g, int t) {
     for (int k = 0; k < g->nodes[i].n_out; k++)
       if (g->nodes[i].out[k] == t) return i;
   return -1;
+}
+
+/* The trailing chain (chain0 .. n_nodes - 1): each node moves the one
+ * before it's result (the first, a value the kernel computes), its tensors
+ * fused or stored, the last one stored; the store layouts are worked out
+ * (and refused where a reshape cannot be followed) by the regions. */
+static int plan_chain(const cg_group *g, cg_plan *p, char *why, size_t n) {
+  const cg_tensor *T = g->tensors;
+  int prev = -1;
+  for (int i = p->chain0; i < g->n_nodes; i++) {
+    const cg_node *nd = &g->nodes[i];
+    const char *name = cg_op_name(nd->op);
+    if (nd->n_in != 1 || nd->n_out != 1 || nd->in[0] < 0 || nd->out[0] < 0)
+      return cg_fail(why, n, "%s after the kernel's value: one input and one output", name);
+    int x = nd->in[0], y = nd->out[0];
+    if (i == p->chain0) {
+      int pr = producer(g, x);
+      if (pr < 0 || pr >= p->chain0)
+        return cg_fail(why, n, "%s runs alone, not fused with other ops, unless it moves a value the kernel computes", name);
+      p->chain_src = x;
+    } else if (x != prev) {
+      return cg_fail(why, n, "%s must move the value the node before it makes", name);
+    }
+    if (i + 1 == g->n_nodes ? T[y].role != CG_OUT : T[y].role == CG_IN)
+      return cg_fail(why, n, "a chain of Transposes and Reshapes must end in a CG_OUT");
+    if (T[y].dtype != T[x].dtype || !cg_is_float(T[x].dtype))
+      return cg_fail(why, n, "%s after the kernel's value: dtypes differ or are not float", name);
+    if (nd->op == CG_TRANSPOSE ? cg_check_perm(&T[x], &T[y], nd) != 0 : cg_numel(&T[x]) != cg_numel(&T[y]))
+      return cg_fail(why, n, "%s: bad perm or element count", name);
+    if (cg_inplace_out(g, y) >= 0) return cg_fail(why, n, "a permuted store cannot be written in place");
+    prev = y;
+  }
+  return 0;
 }
 
 /* A Conv followed by window ops (its LRN and/or pooling in the same kernel):
@@ -622,11 +672,20 @@ int cg_plan_group(const cg_group *g, cg_plan *p, char *why, size_t n) {
   memset(p, 0, sizeof *p);
   p->anchor = p->x = p->y = -1;
   if (check_structure(g, why, n)) return -1;
+  /* a MatMul is generated only as the head of an attention chain, after at
+   * most three Transposes that make its operands */
+  int lead = 0;
+  while (lead < 3 && lead + 1 < g->n_nodes && g->nodes[lead].op == CG_TRANSPOSE) lead++;
+  if (g->nodes[lead].op == CG_MATMUL && g->n_nodes >= lead + 3) return cg_plan_attention(g, p, why, n);
+  /* a trailing chain of Transposes and Reshapes: a permuted store */
+  p->chain0 = g->n_nodes;
+  p->chain_src = -1;
+  while (p->chain0 > 1 && cg_op_chain(g->nodes[p->chain0 - 1].op)) p->chain0--;
+  if (p->chain0 == 1 && cg_op_chain(g->nodes[0].op)) p->chain0 = g->n_nodes; /* data movement alone */
+  if (p->chain0 < g->n_nodes && plan_chain(g, p, why, n)) return -1;
   int anchor = -1;
-  for (int i = 0; i < g->n_nodes; i++) {
+  for (int i = 0; i < p->chain0; i++) {
     cg_op op = g->nodes[i].op;
-    /* a MatMul is generated only as the head of an attention chain */
-    if (op == CG_MATMUL && i == 0 && g->n_nodes >= 3) return cg_plan_attention(g, p, why, n);
     if (op == CG_MATMUL || op == CG_GEMM)
       return cg_fail(why, n, "%s runs through cuBLASLt, not generated code", cg_op_name(op));
     int single_copy = g->n_nodes == 1 && cg_op_copy(op);

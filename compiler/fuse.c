@@ -287,7 +287,10 @@ void graph_fuse(graph *g, int enable) {
         x = view->in[0];
       }
       int gi = f.group_of_tail[x->id];
-      if (gi >= 0 && f.readers[x->id] == 1 && !x->is_output && f.groups[gi].anchor != K_EW &&
+      /* an elementwise group takes a Transpose (a permuted store), not a
+       * reduction: that is the prologue rule's case, the other way round */
+      if (gi >= 0 && f.readers[x->id] == 1 && !x->is_output &&
+          (f.groups[gi].anchor != K_EW || n->op == RT_OP_TRANSPOSE) &&
           f.groups[gi].n + 1 + (view != NULL) <= MAX_GROUP &&
           f.groups[gi].anchor != K_GEMM && f.groups[gi].anchor != K_VIEW) {
         group *gr = &f.groups[gi];

@@ -263,10 +263,11 @@ static int run_reference(cgt_case *c, hbuf *h) {
       for (int d = 0; d < T->rank; d++) v->dims[d] = T->dims[d];
     }
     /* data movement of a value computed in the group (a Transpose after
-     * attention): the value as the unfused graph would have stored it */
+     * attention, a permuted store): the value as the unfused graph would
+     * have stored it */
     for (int k = 0; inj && k < nin; k++) {
       int t = nd->in[k];
-      if (t >= 0 && c->t[t].role == CG_FUSED && c->t[t].dtype != CG_I64)
+      if (t >= 0 && c->t[t].role != CG_IN && c->t[t].dtype != CG_I64)
         rt_from_f32(h[t].raw, (int)c->t[t].dtype, h[t].ref, (size_t)h[t].n);
     }
     rt_kargs a = {(int)nd->op, nin, nd->n_out, in, out, nd->ia, nd->n_ia, nd->fa, nd->n_fa};
@@ -340,7 +341,7 @@ void cgt_check(const char *name) {
     /* bit for bit only when it moves inputs; moved computed values compare
      * within the tolerance */
     for (int k = 0; k < c->n[i].n_in; k++)
-      if (c->n[i].in[k] >= 0 && c->t[c->n[i].in[k]].role == CG_FUSED) inj = 0;
+      if (c->n[i].in[k] >= 0 && c->t[c->n[i].in[k]].role != CG_IN) inj = 0;
     for (int k = 0; k < c->n[i].n_out; k++)
       if (c->n[i].out[k] >= 0) produced_by_inj[c->n[i].out[k]] = inj;
   }

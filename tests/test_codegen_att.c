@@ -7,7 +7,12 @@
  * that are not multiples of 16 and up to 128, batch dims broadcast on
  * either side (a shared K, a shared V, a V with more batch than the
  * scores), mixed dtypes, and rows masked with -inf everywhere (NaN, as the
- * CPU's softmax gives) or only over their first key tiles (finite).
+ * CPU's softmax gives) or only over their first key tiles (finite). Q, K^T
+ * and V read through leading Transposes: BERT's layout scaled down (37
+ * tokens, 3 heads) in float32 and float16, 16-byte aligned or not; every
+ * subset of the three in both kernels at odd sizes; Q and V contiguous along
+ * the other axis (column-major tiles); a key matrix shared by every batch
+ * entry.
  */
 #include <math.h>
 #include <stdio.h>
@@ -27,11 +32,37 @@ typedef struct att_spec {
   float scale_v;
   const float *mask_v; /* exact mask values, or NULL for random */
   const int64_t *perm, *y; /* a Transpose of O into y (NULL: none) */
+  /* Q, K^T, V read through a leading Transpose of these perms (NULL: none)
+   * from tensors of the permuted shapes; rev: the Transposes in the order
+   * V, K^T, Q (as fusion lists them) */
+  const int64_t *pq, *pk, *pv;
+  int rev;
+  uint32_t mem_align; /* the transposed tensors' alignment (0: 16) */
 } att_spec;
+
+/* A CG_IN whose Transpose by perm is the fused operand of dims d. */
+static int transposed_operand(cgt_case *c, cg_dtype dt, const int64_t *d, int rank, const int64_t *perm,
+                              uint32_t align) {
+  int64_t md[CG_MAX_RANK];
+  for (int i = 0; i < rank; i++) md[perm[i]] = d[i];
+  int m = cgt_tensor(c, dt, CG_IN, md, rank), f = cgt_tensor(c, dt, CG_FUSED, d, rank);
+  if (align) c->t[m].align = align;
+  int n = cgt_node(c, CG_TRANSPOSE, CGT_L(m), CGT_L(f));
+  cgt_ia(c, n, perm, rank);
+  return f;
+}
 
 static cgt_case *att_case(const att_spec *a) {
   cgt_case *c = cgt_new(a->name);
-  int q = cgt_tensor(c, a->qd, CG_IN, a->q, a->rq), k = cgt_tensor(c, a->kd, CG_IN, a->k, a->rk);
+  int q = -1, k = -1, v = -1;
+  for (int j = 0; j < 3; j++) {
+    int i = a->rev ? 2 - j : j;
+    if (i == 0 && a->pq) q = transposed_operand(c, a->qd, a->q, a->rq, a->pq, a->mem_align);
+    if (i == 1 && a->pk) k = transposed_operand(c, a->kd, a->k, a->rk, a->pk, a->mem_align);
+    if (i == 2 && a->pv) v = transposed_operand(c, a->vd, a->v, a->rv, a->pv, a->mem_align);
+  }
+  if (q < 0) q = cgt_tensor(c, a->qd, CG_IN, a->q, a->rq);
+  if (k < 0) k = cgt_tensor(c, a->kd, CG_IN, a->k, a->rk);
   int s = cgt_tensor(c, CG_F32, CG_FUSED, a->s, a->rs);
   cgt_node(c, CG_MATMUL, CGT_L(q, k), CGT_L(s));
   if (a->scale) {
@@ -56,7 +87,7 @@ static cgt_case *att_case(const att_spec *a) {
   int p = cgt_tensor(c, CG_F32, CG_FUSED, a->s, a->rs);
   int n = cgt_node(c, CG_SOFTMAX, CGT_L(s), CGT_L(p));
   cgt_ia(c, n, CGT_IA(a->rs - 1));
-  int v = cgt_tensor(c, a->vd, CG_IN, a->v, a->rv);
+  if (v < 0) v = cgt_tensor(c, a->vd, CG_IN, a->v, a->rv);
   int o = cgt_tensor(c, a->od, a->perm ? CG_FUSED : CG_OUT, a->o, a->ro);
   cgt_node(c, CG_MATMUL, CGT_L(p, v), CGT_L(o));
   if (a->perm) {
@@ -250,6 +281,121 @@ static void build_att(void) {
   att_case(&a)->prefill_zero = 1;
 }
 
+/* Attention reading Q, K^T and V through Transposes (fusion absorbs them). */
+static void build_att_transposed(void) {
+  static const int64_t heads[4] = {0, 2, 1, 3}, keys[4] = {0, 2, 3, 1}, swap[4] = {0, 1, 3, 2}, same[4] = {0, 1, 2, 3};
+  static const int64_t rows_of[2] = {1, 0};
+  att_spec a;
+  /* BERT's layer scaled down: q2, k2, v2 [B, S, H, D] -> Q [B, H, S, D],
+   * K^T [B, H, D, S], V [B, H, S, D]; O back to [B, S, H, D]; 37 tokens */
+  for (int f16 = 0; f16 < 2; f16++) {
+    cg_dtype dt = f16 ? CG_F16 : CG_F32;
+    a = spec(f16 ? "att_tr_bert_f16" : "att_tr_bert_f32", dt, dt, dt, dt, dt);
+    a.q = (const int64_t[]){2, 3, 37, 16}, a.rq = 4;
+    a.k = (const int64_t[]){2, 3, 16, 37}, a.rk = 4;
+    a.s = (const int64_t[]){2, 3, 37, 37}, a.rs = 4;
+    a.v = (const int64_t[]){2, 3, 37, 16}, a.rv = 4;
+    a.o = (const int64_t[]){2, 3, 37, 16}, a.ro = 4;
+    a.perm = heads, a.y = (const int64_t[]){2, 37, 3, 16};
+    a.scale = 1, a.scale_v = 0.25f;
+    a.mask = (const int64_t[]){2, 1, 1, 37}, a.rm = 4;
+    a.pq = heads, a.pk = keys, a.pv = heads, a.rev = 1;
+    att_case(&a);
+  }
+  /* the same in float16 from 2-byte aligned tensors: element-wise staging */
+  a.name = "att_tr_bert_f16_unaligned";
+  a.mem_align = 2;
+  att_case(&a);
+
+  /* every subset of the three, both kernels, odd sizes: 21 queries, 45
+   * keys; float32 D = 12, Dv = 20, float16 D = 24, Dv = 40 */
+  static const char *const sub[6] = {"q", "k", "v", "qk", "qv", "kv"};
+  static char names[12][40];
+  for (int f16 = 0; f16 < 2; f16++)
+    for (int i = 0; i < 6; i++) {
+      cg_dtype dt = f16 ? CG_F16 : CG_F32;
+      char *nm = names[f16 * 6 + i];
+      snprintf(nm, 40, "att_tr_%s_%s", sub[i], f16 ? "f16" : "f32");
+      a = spec(nm, dt, dt, dt, dt, dt);
+      int64_t D = f16 ? 24 : 12, Dv = f16 ? 40 : 20;
+      static int64_t dims[12][5][4];
+      int64_t(*d)[4] = dims[f16 * 6 + i];
+      int64_t q[4] = {1, 2, 21, D}, k[4] = {1, 2, D, 45}, s_[4] = {1, 2, 21, 45}, v[4] = {1, 2, 45, Dv}, o[4] = {1, 2, 21, Dv};
+      memcpy(d[0], q, sizeof q), memcpy(d[1], k, sizeof k), memcpy(d[2], s_, sizeof s_), memcpy(d[3], v, sizeof v),
+          memcpy(d[4], o, sizeof o);
+      a.q = d[0], a.k = d[1], a.s = d[2], a.v = d[3], a.o = d[4];
+      a.rq = a.rk = a.rs = a.rv = a.ro = 4;
+      a.scale = 2, a.scale_v = 3.0f;
+      if (strchr(sub[i], 'q')) a.pq = heads;
+      if (strchr(sub[i], 'k')) a.pk = keys;
+      if (strchr(sub[i], 'v')) a.pv = heads;
+      att_case(&a);
+    }
+
+  /* Q and V contiguous along their rows' other axis (staged column-major
+   * on tensor cores), K^T through an identity perm; 40 queries */
+  for (int f16 = 0; f16 < 2; f16++) {
+    cg_dtype dt = f16 ? CG_F16 : CG_F32;
+    a = spec(f16 ? "att_tr_colmajor_f16" : "att_tr_colmajor_f32", dt, dt, dt, dt, dt);
+    a.q = (const int64_t[]){2, 2, 40, 32}, a.rq = 4;
+    a.k = (const int64_t[]){2, 2, 32, 24}, a.rk = 4;
+    a.s = (const int64_t[]){2, 2, 40, 24}, a.rs = 4;
+    a.v = (const int64_t[]){2, 2, 24, 16}, a.rv = 4;
+    a.o = (const int64_t[]){2, 2, 40, 16}, a.ro = 4;
+    a.pq = swap, a.pk = same, a.pv = swap;
+    att_case(&a);
+  }
+
+  /* one key matrix [N, D] for every batch entry, read as K^T [D, N] */
+  a = spec("att_tr_bcast_k", CG_F32, CG_F32, CG_F32, CG_F32, CG_F32);
+  a.q = (const int64_t[]){2, 3, 9, 8}, a.rq = 4;
+  a.k = (const int64_t[]){8, 33}, a.rk = 2;
+  a.s = (const int64_t[]){2, 3, 9, 33}, a.rs = 4;
+  a.v = (const int64_t[]){2, 3, 33, 8}, a.rv = 4;
+  a.o = (const int64_t[]){2, 3, 9, 8}, a.ro = 4;
+  a.pq = heads, a.pk = rows_of, a.pv = heads;
+  att_case(&a);
+}
+
+static void test_attention_transposed(void) {
+  cgt_check("att_tr_bert_f32");
+  cgt_check("att_tr_bert_f16");
+  cgt_check("att_tr_bert_f16_unaligned");
+  static const char *const sub[6] = {"q", "k", "v", "qk", "qv", "kv"};
+  for (int f16 = 0; f16 < 2; f16++)
+    for (int i = 0; i < 6; i++) {
+      char nm[40];
+      snprintf(nm, sizeof nm, "att_tr_%s_%s", sub[i], f16 ? "f16" : "f32");
+      cgt_check(nm);
+    }
+  cgt_check("att_tr_colmajor_f32");
+  cgt_check("att_tr_colmajor_f16");
+  cgt_check("att_tr_bcast_k");
+  /* BERT: the memory tensors are the arguments (q2, k2, v2, scale, mask, y),
+   * Q, K^T and V move as 16-byte words (K^T staged key-major), and 2-byte
+   * alignment stages them value by value */
+  const cgt_case *c = cgt_find("att_tr_bert_f16");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  CU_ASSERT_EQUAL(c->launch.n_args, 6);
+  const char *src = cgt_program_source(c->prog);
+  const char *k1 = strstr(src, " att_tr_bert_f16(");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(k1);
+  const char *e1 = strstr(k1 + 1, "extern \"C\"");
+  int n1 = 0, cm = 0;
+  for (const char *q = k1; (q = strstr(q + 1, "*(const uint4 *)(p")) && (!e1 || q < e1);) n1++;
+  for (const char *q = k1; (q = strstr(q + 1, "wmma::col_major")) && (!e1 || q < e1);) cm++;
+  CU_ASSERT_EQUAL(n1, 3);
+  CU_ASSERT_EQUAL(cm, 1);
+  c = cgt_find("att_tr_bert_f16_unaligned");
+  src = cgt_program_source(c->prog);
+  k1 = strstr(src, " att_tr_bert_f16_unaligned(");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(k1);
+  e1 = strstr(k1 + 1, "extern \"C\"");
+  n1 = 0;
+  for (const char *q = k1; (q = strstr(q + 1, "*(const uint4 *)(p")) && (!e1 || q < e1);) n1++;
+  CU_ASSERT_EQUAL(n1, 0);
+}
+
 static void test_attention_fma(void) {
   cgt_check("att_f32_plain");
   cgt_check("att_f32_causal");
@@ -319,6 +465,13 @@ static void test_attention_limits(void) {
   /* the softmax over another axis */
   m->n[1].ia[0] = 2;
   refused(m, "last axis");
+  /* a leading Transpose whose result is stored, or that does not permute */
+  m = copy_of("att_tr_q_f32");
+  m->t[m->n[0].out[0]].role = CG_OUT;
+  refused(m, "CG_FUSED operand");
+  m = copy_of("att_tr_q_f32");
+  m->n[0].ia[0] = 1;
+  refused(m, "leading Transpose");
   /* a head size beyond 128 */
   m = copy_of("att_f32_d128");
   m->t[0].dims[2] = 129;
@@ -349,5 +502,6 @@ static void test_attention_limits(void) {
   refused(m, "cuBLASLt");
 }
 
-CGT_BUILDERS(att, build_att)
-TST_SUITE(codegen_att, TST(test_attention_fma), TST(test_attention_wmma), TST(test_attention_limits))
+CGT_BUILDERS(att, build_att, build_att_transposed)
+TST_SUITE(codegen_att, TST(test_attention_fma), TST(test_attention_wmma), TST(test_attention_transposed),
+          TST(test_attention_limits))
