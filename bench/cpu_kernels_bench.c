@@ -7,12 +7,8 @@
  * runs (at least 5 runs and 0.3 s per case): the minimum is the least
  * disturbed by other processes.
  *
- * Build by hand (until the lead's CMake builds it), from the repository root,
- * after building dlrt_kernels in build-k2:
- *
- *   gcc -std=c11 -O2 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -Iruntime \
- *       bench/cpu_kernels_bench.c build-k2/runtime/libdlrt_kernels.a \
- *       build-k2/runtime/libdlrt_core.a -lpthread -lm -o build-k2/cpu_kernels_bench
+ * Built with the rest (build/bench/cpu_kernels_bench); results in
+ * bench/RESULTS.md.
  *
  * Usage: cpu_kernels_bench [THREADS] [CASE-SUBSTRING]
  *   THREADS: pool size for the threaded column (default: one per core).
