@@ -22,7 +22,6 @@
  * and counts are checked here; ids, offsets and shapes in rt_plan_check().
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +29,7 @@
 
 #include "crc32c.h"
 #include "outfile.h"
+#include "rfile.h"
 #include "rt_plan.h"
 
 enum {
@@ -116,17 +116,6 @@ _Static_assert(sizeof(f_dim) == 16, "dim layout");
 _Static_assert(sizeof(f_tensor) == 144, "tensor layout");
 _Static_assert(sizeof(f_node) == 40, "node layout");
 _Static_assert(sizeof(f_step) == 32, "step layout");
-
-static int fail(char *err, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t size, const char *fmt, ...) {
-  if (err && size) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, size, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
 
 const char *rt_kind_name(int kind) {
   static const char *const names[RT_KIND_COUNT] = {"input", "output", "activation",
@@ -283,7 +272,7 @@ int rt_plan_serialize(const rt_plan *p, uint8_t **out, size_t *out_size, char *e
   }
   if (oom || file.oom) {
     free(file.p);
-    return fail(err, err_size, "out of memory serialising the plan");
+    return rt_fail(err, err_size, "out of memory serialising the plan");
   }
   memcpy(file.p + HEADER_SIZE, table, sizeof table);
   uint64_t size = file.len;
@@ -321,7 +310,7 @@ static int get_string(const uint8_t *strings, uint64_t n, f_str s, const char **
                       size_t err_size, const char *what) {
   if ((uint64_t)s.off + s.len >= n || strings[s.off + s.len] != 0 ||
       memchr(strings + s.off, 0, s.len) != NULL)
-    return fail(err, err_size, "corrupt plan: bad string for %s", what);
+    return rt_fail(err, err_size, "corrupt plan: bad string for %s", what);
   *out = (const char *)strings + s.off;
   return 0;
 }
@@ -331,11 +320,11 @@ int rt_plan_parse(uint8_t *buf, size_t size, rt_plan *out, char *err, size_t err
   out->file = buf;
   if (size < HEADER_SIZE || memcmp(buf, MAGIC, 8) != 0) {
     rt_plan_free(out);
-    return fail(err, err_size, "not a dlc plan (bad magic); compile one with dlc MODEL.yaml -o PLAN");
+    return rt_fail(err, err_size, "not a dlc plan (bad magic); compile one with dlc MODEL.yaml -o PLAN");
   }
   f_header h;
   memcpy(&h, buf, sizeof h);
-#define BAD(...) do { rt_plan_free(out); return fail(err, err_size, __VA_ARGS__); } while (0)
+#define BAD(...) do { rt_plan_free(out); return rt_fail(err, err_size, __VA_ARGS__); } while (0)
   if (h.endian != ENDIAN_MARK) BAD("plan written on a machine of other byte order; recompile it here");
   if (h.version > RT_PLAN_VERSION)
     BAD("plan format version %u is newer than this dlrun understands (%u); use a newer dlrun or "
@@ -549,28 +538,28 @@ int rt_plan_parse(uint8_t *buf, size_t size, rt_plan *out, char *err, size_t err
 int rt_plan_read(const char *path, rt_plan *out, char *err, size_t err_size) {
   memset(out, 0, sizeof *out);
   FILE *f = fopen(path, "rb");
-  if (!f) return fail(err, err_size, "cannot open plan %s: %s", path, strerror(errno));
+  if (!f) return rt_fail(err, err_size, "cannot open plan %s: %s", path, strerror(errno));
   struct stat st;
   if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
     fclose(f);
-    return fail(err, err_size, "%s is not a regular file", path);
+    return rt_fail(err, err_size, "%s is not a regular file", path);
   }
   size_t size = (size_t)st.st_size;
   uint8_t *buf = malloc(size ? size : 1);
   if (!buf) {
     fclose(f);
-    return fail(err, err_size, "out of memory reading %s (%zu bytes)", path, size);
+    return rt_fail(err, err_size, "out of memory reading %s (%zu bytes)", path, size);
   }
   size_t got = fread(buf, 1, size, f);
   int bad = ferror(f);
   fclose(f);
   if (bad || got != size) {
     free(buf);
-    return fail(err, err_size, "cannot read %s: %s", path, bad ? strerror(errno) : "short read");
+    return rt_fail(err, err_size, "cannot read %s: %s", path, bad ? strerror(errno) : "short read");
   }
   char inner[512];
   if (rt_plan_parse(buf, size, out, inner, sizeof inner))
-    return fail(err, err_size, "%s: %s", path, inner);
+    return rt_fail(err, err_size, "%s: %s", path, inner);
   return 0;
 }
 

@@ -10,26 +10,13 @@
 #define _FILE_OFFSET_BITS 64 /* weights files may exceed 2 GiB */
 
 #include "safetensors.h"
+#include "rfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
-
-static int fail(char *err, size_t err_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t err_size, const char *fmt, ...) {
-  if (err && err_size) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_size, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
 
 /* Every dtype the reference knows, with its size in bits (F4 and F6 pack
  * several elements per byte) and the rt_dtype dlc maps it to. */
@@ -97,24 +84,24 @@ static int parse_entry(const char *file, const json_value *m, uint64_t data_size
   e->name = m->key;
   e->name_len = m->key_len;
   if (m->type != JSON_OBJECT)
-    return fail(err, err_size, "%s: tensor %s: expected an object, found %s", file, tn,
+    return rt_fail(err, err_size, "%s: tensor %s: expected an object, found %s", file, tn,
                 json_type_name(m->type));
   const json_value *dup;
   int d = json_dup_key(m, &dup);
-  if (d < 0) return fail(err, err_size, "%s: out of memory", file);
+  if (d < 0) return rt_fail(err, err_size, "%s: out of memory", file);
   if (d > 0) {
     char kb[64];
-    return fail(err, err_size, "%s: tensor %s: duplicate field %s", file, tn,
+    return rt_fail(err, err_size, "%s: tensor %s: duplicate field %s", file, tn,
                 show(dup->key, dup->key_len, kb, sizeof kb));
   }
   const json_value *dt = json_get(m, "dtype"), *sh = json_get(m, "shape"),
                    *off = json_get(m, "data_offsets");
   if (!dt || !sh || !off)
-    return fail(err, err_size, "%s: tensor %s: missing \"%s\"", file, tn,
+    return rt_fail(err, err_size, "%s: tensor %s: missing \"%s\"", file, tn,
                 !dt ? "dtype" : !sh ? "shape" : "data_offsets");
 
   if (dt->type != JSON_STRING)
-    return fail(err, err_size, "%s: tensor %s: \"dtype\" must be a string", file, tn);
+    return rt_fail(err, err_size, "%s: tensor %s: \"dtype\" must be a string", file, tn);
   unsigned bits = 0;
   for (size_t i = 0; i < sizeof st_dtypes / sizeof st_dtypes[0]; i++)
     if (strlen(st_dtypes[i].name) == dt->len && memcmp(st_dtypes[i].name, dt->str, dt->len) == 0) {
@@ -124,14 +111,14 @@ static int parse_entry(const char *file, const json_value *m, uint64_t data_size
     }
   if (!bits) {
     char db[48];
-    return fail(err, err_size, "%s: tensor %s: unknown dtype %s", file, tn,
+    return rt_fail(err, err_size, "%s: tensor %s: unknown dtype %s", file, tn,
                 show(dt->str, dt->len, db, sizeof db));
   }
 
   if (sh->type != JSON_ARRAY)
-    return fail(err, err_size, "%s: tensor %s: \"shape\" must be an array", file, tn);
+    return rt_fail(err, err_size, "%s: tensor %s: \"shape\" must be an array", file, tn);
   if (sh->n > RT_MAX_RANK)
-    return fail(err, err_size, "%s: tensor %s: rank %zu exceeds the maximum of %d", file, tn,
+    return rt_fail(err, err_size, "%s: tensor %s: rank %zu exceeds the maximum of %d", file, tn,
                 sh->n, RT_MAX_RANK);
   e->rank = (int)sh->n;
   uint64_t numel = 1;
@@ -139,30 +126,30 @@ static int parse_entry(const char *file, const json_value *m, uint64_t data_size
   int k = 0;
   for (const json_value *x = sh->child; x; x = x->next, k++) {
     if (as_count(x, &e->dims[k]))
-      return fail(err, err_size, "%s: tensor %s: shape[%d] is not a non-negative integer (%s)",
+      return rt_fail(err, err_size, "%s: tensor %s: shape[%d] is not a non-negative integer (%s)",
                   file, tn, k, x->type == JSON_NUMBER ? x->str : json_type_name(x->type));
     uint64_t dk = (uint64_t)e->dims[k];
     if (dk && numel > UINT64_MAX / dk) overflow = 1;
     numel *= dk;
   }
   if (overflow || numel > UINT64_MAX / bits)
-    return fail(err, err_size, "%s: tensor %s: shape too large (its size overflows)", file, tn);
+    return rt_fail(err, err_size, "%s: tensor %s: shape too large (its size overflows)", file, tn);
   uint64_t nbits = numel * bits;
   if (nbits % 8)
-    return fail(err, err_size, "%s: tensor %s: %s shape does not fill whole bytes", file, tn,
+    return rt_fail(err, err_size, "%s: tensor %s: %s shape does not fill whole bytes", file, tn,
                 e->st_dtype);
   uint64_t nbytes = nbits / 8;
 
   int64_t b, en;
   if (off->type != JSON_ARRAY || off->n != 2 || as_count(off->child, &b) ||
       as_count(off->child->next, &en))
-    return fail(err, err_size,
+    return rt_fail(err, err_size,
                 "%s: tensor %s: \"data_offsets\" must be [BEGIN, END] with non-negative integers",
                 file, tn);
   e->begin = (uint64_t)b;
   e->end = (uint64_t)en;
   if (e->begin > e->end)
-    return fail(err, err_size, "%s: tensor %s: data_offsets [%llu, %llu]: BEGIN is after END",
+    return rt_fail(err, err_size, "%s: tensor %s: data_offsets [%llu, %llu]: BEGIN is after END",
                 file, tn, (unsigned long long)e->begin, (unsigned long long)e->end);
   if (e->end - e->begin != nbytes) {
     char shape[RT_MAX_RANK * 22 + 4];
@@ -172,14 +159,14 @@ static int parse_entry(const char *file, const json_value *m, uint64_t data_size
       p += (size_t)snprintf(shape + p, sizeof shape - p, "%s%lld", i ? ", " : "",
                             (long long)e->dims[i]);
     snprintf(shape + p, sizeof shape - p, "]");
-    return fail(err, err_size,
+    return rt_fail(err, err_size,
                 "%s: tensor %s: data_offsets [%llu, %llu] hold %llu bytes, but %s %s needs %llu",
                 file, tn, (unsigned long long)e->begin, (unsigned long long)e->end,
                 (unsigned long long)(e->end - e->begin), e->st_dtype, shape,
                 (unsigned long long)nbytes);
   }
   if (e->end > data_size)
-    return fail(err, err_size,
+    return rt_fail(err, err_size,
                 "%s: tensor %s: data_offsets [%llu, %llu] run past the end of the data section "
                 "(%llu bytes; is the file truncated?)",
                 file, tn, (unsigned long long)e->begin, (unsigned long long)e->end,
@@ -191,20 +178,20 @@ static int parse_metadata(const char *file, const json_value *m, st_file *f, cha
                           size_t err_size) {
   if (m->type == JSON_NULL) return 0; /* the reference reads null as absent */
   if (m->type != JSON_OBJECT)
-    return fail(err, err_size, "%s: \"__metadata__\" must be an object, found %s", file,
+    return rt_fail(err, err_size, "%s: \"__metadata__\" must be an object, found %s", file,
                 json_type_name(m->type));
   const json_value *dup;
   int d = json_dup_key(m, &dup);
-  if (d < 0) return fail(err, err_size, "%s: out of memory", file);
+  if (d < 0) return rt_fail(err, err_size, "%s: out of memory", file);
   char kb[96];
   if (d > 0)
-    return fail(err, err_size, "%s: \"__metadata__\": duplicate key %s", file,
+    return rt_fail(err, err_size, "%s: \"__metadata__\": duplicate key %s", file,
                 show(dup->key, dup->key_len, kb, sizeof kb));
   f->meta = calloc(m->n ? m->n : 1, sizeof *f->meta);
-  if (!f->meta) return fail(err, err_size, "%s: out of memory", file);
+  if (!f->meta) return rt_fail(err, err_size, "%s: out of memory", file);
   for (const json_value *x = m->child; x; x = x->next) {
     if (x->type != JSON_STRING)
-      return fail(err, err_size, "%s: \"__metadata__\" value of %s must be a string, found %s",
+      return rt_fail(err, err_size, "%s: \"__metadata__\" value of %s must be a string, found %s",
                   file, show(x->key, x->key_len, kb, sizeof kb), json_type_name(x->type));
     f->meta[f->n_meta].key = x->key;
     f->meta[f->n_meta].value = x->str;
@@ -224,10 +211,10 @@ static uint64_t le64(const unsigned char *b) {
 static int check_header_len(const char *name, uint64_t n, uint64_t file_size, char *err,
                             size_t err_size) {
   if (n > ST_MAX_HEADER)
-    return fail(err, err_size, "%s: header length %llu exceeds the limit of %llu bytes", name,
+    return rt_fail(err, err_size, "%s: header length %llu exceeds the limit of %llu bytes", name,
                 (unsigned long long)n, ST_MAX_HEADER);
   if (n > file_size - 8)
-    return fail(err, err_size,
+    return rt_fail(err, err_size,
                 "%s: header length %llu runs past the end of the file (%llu bytes)", name,
                 (unsigned long long)n, (unsigned long long)file_size);
   return 0;
@@ -240,12 +227,12 @@ int st_parse_header(const char *name, const void *buf, size_t len, uint64_t file
   const unsigned char *b = buf;
   if (!name) name = "(safetensors)";
   if (file_size < 8 || len < 8)
-    return fail(err, err_size, "%s: too small for a safetensors file (%llu bytes)", name,
+    return rt_fail(err, err_size, "%s: too small for a safetensors file (%llu bytes)", name,
                 (unsigned long long)(file_size < len ? file_size : len));
   uint64_t n = le64(b);
   if (check_header_len(name, n, file_size, err, err_size)) return -1;
   if (len - 8 < n)
-    return fail(err, err_size, "%s: header needs %llu bytes, only %zu available", name,
+    return rt_fail(err, err_size, "%s: header needs %llu bytes, only %zu available", name,
                 (unsigned long long)(n + 8), len);
   f->file_size = file_size;
   f->header_len = n;
@@ -259,26 +246,26 @@ int st_parse_header(const char *name, const void *buf, size_t len, uint64_t file
   json_limits lim = {JSON_DEFAULT_MAX_DEPTH, JSON_DEFAULT_MAX_VALUES};
   f->doc = json_parse((const char *)b + 8, (size_t)n, &lim, jerr, sizeof jerr);
   if (!f->doc) {
-    fail(err, err_size, "%s: invalid header JSON at %s", name, jerr);
+    rt_fail(err, err_size, "%s: invalid header JSON at %s", name, jerr);
     st_close(f);
     return -1;
   }
   const json_value *root = f->doc->root;
   int rc = -1;
   if (root->type != JSON_OBJECT) {
-    fail(err, err_size, "%s: the header must be a JSON object, found %s", name,
+    rt_fail(err, err_size, "%s: the header must be a JSON object, found %s", name,
          json_type_name(root->type));
     goto out;
   }
   const json_value *dup;
   int d = json_dup_key(root, &dup);
   if (d < 0) {
-    fail(err, err_size, "%s: out of memory", name);
+    rt_fail(err, err_size, "%s: out of memory", name);
     goto out;
   }
   if (d > 0) {
     char nb[128];
-    fail(err, err_size, "%s: duplicate tensor name %s in the header", name,
+    rt_fail(err, err_size, "%s: duplicate tensor name %s in the header", name,
          show(dup->key, dup->key_len, nb, sizeof nb));
     goto out;
   }
@@ -287,7 +274,7 @@ int st_parse_header(const char *name, const void *buf, size_t len, uint64_t file
   f->entries = calloc(n_tensors ? n_tensors : 1, sizeof *f->entries);
   f->by_name = calloc(n_tensors ? n_tensors : 1, sizeof *f->by_name);
   if (!f->entries || !f->by_name) {
-    fail(err, err_size, "%s: out of memory", name);
+    rt_fail(err, err_size, "%s: out of memory", name);
     goto out;
   }
   for (const json_value *m = root->child; m; m = m->next) {
@@ -307,14 +294,14 @@ int st_parse_header(const char *name, const void *buf, size_t len, uint64_t file
     char nb[128], pb[128];
     if (e->begin < at) {
       const st_entry *p = &f->entries[i - 1]; /* at > 0, so there is one */
-      fail(err, err_size, "%s: tensor %s: data_offsets [%llu, %llu] overlap tensor %s [%llu, %llu]",
+      rt_fail(err, err_size, "%s: tensor %s: data_offsets [%llu, %llu] overlap tensor %s [%llu, %llu]",
            name, show(e->name, e->name_len, nb, sizeof nb), (unsigned long long)e->begin,
            (unsigned long long)e->end, show(p->name, p->name_len, pb, sizeof pb),
            (unsigned long long)p->begin, (unsigned long long)p->end);
       goto out;
     }
     if (e->begin > at) {
-      fail(err, err_size,
+      rt_fail(err, err_size,
            "%s: tensor %s: data_offsets [%llu, %llu] leave a gap: data bytes [%llu, %llu) belong "
            "to no tensor",
            name, show(e->name, e->name_len, nb, sizeof nb), (unsigned long long)e->begin,
@@ -324,7 +311,7 @@ int st_parse_header(const char *name, const void *buf, size_t len, uint64_t file
     at = e->end;
   }
   if (at != f->data_size) { /* at < data_size: parse_entry bounded every END */
-    fail(err, err_size,
+    rt_fail(err, err_size,
          "%s: %llu bytes of data after the last tensor (the tensors cover %llu of %llu bytes)",
          name, (unsigned long long)(f->data_size - at), (unsigned long long)at,
          (unsigned long long)f->data_size);
@@ -339,51 +326,23 @@ out:
   return rc;
 }
 
-/* pread exactly n bytes at off; -1 with errno, or 0 with *got < n at EOF. */
-static int pread_full(int fd, void *dst, size_t n, uint64_t off, size_t *got) {
-  unsigned char *p = dst;
-  size_t done = 0;
-  while (done < n) {
-    ssize_t r = pread(fd, p + done, n - done, (off_t)(off + done));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    if (r == 0) break;
-    done += (size_t)r;
-  }
-  *got = done;
-  return 0;
-}
-
 int st_open(const char *path, st_file *f, char *err, size_t err_size) {
   memset(f, 0, sizeof *f);
   f->fd = -1;
-  /* O_NONBLOCK: a FIFO must not hang the open; it is rejected below. */
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return fail(err, err_size, "%s: cannot open: %s", path, strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int e = errno;
-    close(fd);
-    return fail(err, err_size, "%s: cannot stat: %s", path, strerror(e));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    close(fd);
-    return fail(err, err_size, "%s: not a regular file", path);
-  }
-  uint64_t size = (uint64_t)st.st_size;
+  int fd;
+  uint64_t size;
+  if (rt_open_regular(path, &fd, &size, err, err_size)) return -1;
   unsigned char len8[8];
   size_t got;
   if (size < 8) {
     close(fd);
-    return fail(err, err_size, "%s: too small for a safetensors file (%llu bytes)", path,
+    return rt_fail(err, err_size, "%s: too small for a safetensors file (%llu bytes)", path,
                 (unsigned long long)size);
   }
-  if (pread_full(fd, len8, 8, 0, &got) != 0 || got != 8) {
+  if (rt_pread_full(fd, len8, 8, 0, &got) != 0 || got != 8) {
     int e = got != 8 ? EIO : errno;
     close(fd);
-    return fail(err, err_size, "%s: read error: %s", path, strerror(e));
+    return rt_fail(err, err_size, "%s: read error: %s", path, strerror(e));
   }
   /* N is checked against the limits before anything is allocated for it. */
   uint64_t n = le64(len8);
@@ -394,14 +353,14 @@ int st_open(const char *path, st_file *f, char *err, size_t err_size) {
   unsigned char *head = malloc((size_t)n + 8);
   if (!head) {
     close(fd);
-    return fail(err, err_size, "%s: out of memory reading a %llu-byte header", path,
+    return rt_fail(err, err_size, "%s: out of memory reading a %llu-byte header", path,
                 (unsigned long long)n);
   }
-  if (pread_full(fd, head, (size_t)n + 8, 0, &got) != 0 || got != n + 8) {
+  if (rt_pread_full(fd, head, (size_t)n + 8, 0, &got) != 0 || got != n + 8) {
     int e = got != n + 8 ? EIO : errno;
     free(head);
     close(fd);
-    return fail(err, err_size, "%s: read error: %s", path, strerror(e));
+    return rt_fail(err, err_size, "%s: read error: %s", path, strerror(e));
   }
   int rc = st_parse_header(path, head, (size_t)n + 8, size, f, err, err_size);
   free(head); /* the parsed header copied what it keeps */
@@ -413,7 +372,7 @@ int st_open(const char *path, st_file *f, char *err, size_t err_size) {
   if (!f->path) {
     st_close(f);
     close(fd);
-    return fail(err, err_size, "%s: out of memory", path);
+    return rt_fail(err, err_size, "%s: out of memory", path);
   }
   f->fd = fd;
   return 0;
@@ -440,22 +399,22 @@ int st_read(const st_file *f, const st_entry *e, void *dst, char *err, size_t er
   uintptr_t pe = (uintptr_t)e, p0 = (uintptr_t)f->entries;
   if (!e || !f->entries || pe < p0 || pe >= p0 + f->n_entries * sizeof *e ||
       (pe - p0) % sizeof *e != 0)
-    return fail(err, err_size, "%s: not a tensor of this file", path);
+    return rt_fail(err, err_size, "%s: not a tensor of this file", path);
   char nb[128];
   const char *tn = show(e->name, e->name_len, nb, sizeof nb);
   if (e->dtype < 0)
-    return fail(err, err_size,
+    return rt_fail(err, err_size,
                 "%s: tensor %s has dtype %s, which dlc does not support (F32, F16, BF16, I64)",
                 path, tn, e->st_dtype);
-  if (f->fd < 0) return fail(err, err_size, "%s: no file open to read tensor %s from", path, tn);
+  if (f->fd < 0) return rt_fail(err, err_size, "%s: no file open to read tensor %s from", path, tn);
   uint64_t n = e->end - e->begin;
   if (n > SIZE_MAX)
-    return fail(err, err_size, "%s: tensor %s is too large for this machine", path, tn);
+    return rt_fail(err, err_size, "%s: tensor %s is too large for this machine", path, tn);
   size_t got;
-  if (pread_full(f->fd, dst, (size_t)n, f->data_start + e->begin, &got) != 0)
-    return fail(err, err_size, "%s: tensor %s: read error: %s", path, tn, strerror(errno));
+  if (rt_pread_full(f->fd, dst, (size_t)n, f->data_start + e->begin, &got) != 0)
+    return rt_fail(err, err_size, "%s: tensor %s: read error: %s", path, tn, strerror(errno));
   if (got != n)
-    return fail(err, err_size, "%s: tensor %s: unexpected end of file (it shrank after opening)",
+    return rt_fail(err, err_size, "%s: tensor %s: unexpected end of file (it shrank after opening)",
                 path, tn);
   return 0;
 }

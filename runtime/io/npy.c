@@ -11,29 +11,16 @@
 #define _FILE_OFFSET_BITS 64 /* off_t and pread cover files beyond 2 GiB */
 
 #include "npy.h"
+#include "rfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 static const unsigned char npy_magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
-
-static int fail(char *err, size_t err_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t err_size, const char *fmt, ...) {
-  if (err && err_size) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_size, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
 
 /* ---- header dict parsing ---- */
 
@@ -47,7 +34,7 @@ typedef struct {
 } npy_lex;
 
 static int lex_fail(npy_lex *lx, const char *what) {
-  return fail(lx->err, lx->err_size, "invalid .npy header at offset %zu: %s",
+  return rt_fail(lx->err, lx->err_size, "invalid .npy header at offset %zu: %s",
               lx->base + lx->pos, what);
 }
 
@@ -163,12 +150,12 @@ static int lex_shape(npy_lex *lx, rt_npy_info *out) {
     if (lex_int(lx, &mag, &neg)) return -1;
     if (neg && mag != 0) {
       lx->pos = at;
-      return fail(lx->err, lx->err_size,
+      return rt_fail(lx->err, lx->err_size,
                   "invalid .npy header at offset %zu: negative dimension -%lld in 'shape'",
                   lx->base + at, (long long)mag);
     }
     if (rank == RT_MAX_RANK)
-      return fail(lx->err, lx->err_size, "array has more than %d dimensions", RT_MAX_RANK);
+      return rt_fail(lx->err, lx->err_size, "array has more than %d dimensions", RT_MAX_RANK);
     out->dims[rank++] = mag;
     lex_ws(lx);
     if (lex_peek(lx) == ',') {
@@ -263,7 +250,7 @@ static int classify_descr(const unsigned char *d, size_t len, rt_npy_info *out, 
       le[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
     }
     le[k] = 0;
-    return fail(err, err_size,
+    return rt_fail(err, err_size,
                 "big-endian dtype %s is not supported: save little-endian data, e.g. "
                 "a.astype('<%s')",
                 out->descr, le);
@@ -273,10 +260,10 @@ static int classify_descr(const unsigned char *d, size_t len, rt_npy_info *out, 
     unsigned long sz = 0;
     while (q < len && q < 8 && d[q] >= '0' && d[q] <= '9') sz = sz * 10 + (d[q++] - '0');
     if (q == len && sz > 1)
-      return fail(err, err_size, "dtype %s: '|' (no byte order) is only valid for 1-byte types",
+      return rt_fail(err, err_size, "dtype %s: '|' (no byte order) is only valid for 1-byte types",
                   out->descr);
   }
-  return fail(err, err_size,
+  return rt_fail(err, err_size,
               "unsupported dtype %s: dlc reads float32 ('<f4'), float16 ('<f2'), "
               "bfloat16 ('<V2' as written for ml_dtypes.bfloat16) and int64 ('<i8')",
               out->descr);
@@ -290,22 +277,22 @@ int rt_npy_parse_header(const void *buf, size_t len, rt_npy_info *out, char *err
   memset(out, 0, sizeof *out);
   size_t m = len < 6 ? len : 6;
   if (m && memcmp(b, npy_magic, m) != 0)
-    return fail(err, err_size, "not a .npy file (the magic string \\x93NUMPY is missing)");
-  if (len < 10) return fail(err, err_size, "truncated .npy header: only %zu bytes", len);
+    return rt_fail(err, err_size, "not a .npy file (the magic string \\x93NUMPY is missing)");
+  if (len < 10) return rt_fail(err, err_size, "truncated .npy header: only %zu bytes", len);
   int major = b[6], minor = b[7];
   if ((major != 1 && major != 2 && major != 3) || minor != 0)
-    return fail(err, err_size, "unsupported .npy format version %d.%d (1.0, 2.0 and 3.0 are read)",
+    return rt_fail(err, err_size, "unsupported .npy format version %d.%d (1.0, 2.0 and 3.0 are read)",
                 major, minor);
   size_t prefix = major == 1 ? 10 : 12;
-  if (len < prefix) return fail(err, err_size, "truncated .npy header: only %zu bytes", len);
+  if (len < prefix) return rt_fail(err, err_size, "truncated .npy header: only %zu bytes", len);
   uint32_t hlen = major == 1 ? (uint32_t)b[8] | (uint32_t)b[9] << 8
                              : (uint32_t)b[8] | (uint32_t)b[9] << 8 | (uint32_t)b[10] << 16 |
                                    (uint32_t)b[11] << 24;
   if (hlen > RT_NPY_MAX_HEADER)
-    return fail(err, err_size, ".npy header length %u exceeds the limit of %d bytes", hlen,
+    return rt_fail(err, err_size, ".npy header length %u exceeds the limit of %d bytes", hlen,
                 RT_NPY_MAX_HEADER);
   if (len - prefix < hlen)
-    return fail(err, err_size, "truncated .npy header: it needs %zu bytes, only %zu available",
+    return rt_fail(err, err_size, "truncated .npy header: it needs %zu bytes, only %zu available",
                 prefix + hlen, len);
   out->version_major = major;
   out->version_minor = minor;
@@ -376,16 +363,16 @@ int rt_npy_parse_header(const void *buf, size_t len, rt_npy_info *out, char *err
   lex_ws(&lx);
   if (lx.pos != lx.n) return lex_fail(&lx, "unexpected text after the dict");
   if (!have_descr || !have_fortran || !have_shape)
-    return fail(err, err_size, "invalid .npy header: the dict has no '%s' key",
+    return rt_fail(err, err_size, "invalid .npy header: the dict has no '%s' key",
                 !have_descr ? "descr" : !have_fortran ? "fortran_order" : "shape");
 
   describe_descr(lx.s + d_start, d_len, d_is_string, out->descr, sizeof out->descr);
   if (!d_is_string)
-    return fail(err, err_size, "unsupported dtype %s: structured arrays are not supported",
+    return rt_fail(err, err_size, "unsupported dtype %s: structured arrays are not supported",
                 out->descr);
   if (classify_descr(lx.s + d_start, d_len, out, err, err_size)) return -1;
   if (fortran)
-    return fail(err, err_size, "Fortran order not supported; save with np.ascontiguousarray");
+    return rt_fail(err, err_size, "Fortran order not supported; save with np.ascontiguousarray");
 
   /* Bytes must fit int64 (off_t) even when a zero dimension would hide an
    * overflow of the others: row sizes are products of the trailing dims. */
@@ -394,7 +381,7 @@ int rt_npy_parse_header(const void *buf, size_t len, rt_npy_info *out, char *err
     uint64_t d = (uint64_t)out->dims[i];
     uint64_t d1 = d ? d : 1;
     if (bound > (uint64_t)INT64_MAX / d1)
-      return fail(err, err_size, "shape too large: the array would exceed 2^63 bytes");
+      return rt_fail(err, err_size, "shape too large: the array would exceed 2^63 bytes");
     bound *= d1;
     bytes *= d;
   }
@@ -404,70 +391,42 @@ int rt_npy_parse_header(const void *buf, size_t len, rt_npy_info *out, char *err
 
 /* ---- reader ---- */
 
-/* pread exactly n bytes at off; -1 with errno, or 0 with *got < n at EOF. */
-static int pread_full(int fd, void *dst, size_t n, uint64_t off, size_t *got) {
-  unsigned char *p = dst;
-  size_t done = 0;
-  while (done < n) {
-    ssize_t r = pread(fd, p + done, n - done, (off_t)(off + done));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    if (r == 0) break;
-    done += (size_t)r;
-  }
-  *got = done;
-  return 0;
-}
-
 int rt_npy_open(const char *path, rt_npy_reader *r, char *err, size_t err_size) {
   memset(r, 0, sizeof *r);
   r->fd = -1;
-  /* O_NONBLOCK: a FIFO must not hang the open; it is rejected below. */
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return fail(err, err_size, "%s: cannot open: %s", path, strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int e = errno;
-    close(fd);
-    return fail(err, err_size, "%s: cannot stat: %s", path, strerror(e));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    close(fd);
-    return fail(err, err_size, "%s: not a regular file", path);
-  }
-  uint64_t fsize = (uint64_t)st.st_size;
+  int fd;
+  uint64_t fsize;
+  if (rt_open_regular(path, &fd, &fsize, err, err_size)) return -1;
   size_t want = 12 + RT_NPY_MAX_HEADER;
   if (fsize < want) want = (size_t)fsize;
   unsigned char *head = malloc(want ? want : 1);
   if (!head) {
     close(fd);
-    return fail(err, err_size, "%s: out of memory", path);
+    return rt_fail(err, err_size, "%s: out of memory", path);
   }
   size_t got;
-  if (pread_full(fd, head, want, 0, &got) != 0) {
+  if (rt_pread_full(fd, head, want, 0, &got) != 0) {
     int e = errno;
     free(head);
     close(fd);
-    return fail(err, err_size, "%s: read error: %s", path, strerror(e));
+    return rt_fail(err, err_size, "%s: read error: %s", path, strerror(e));
   }
   char msg[512];
   int rc = rt_npy_parse_header(head, got, &r->info, msg, sizeof msg);
   free(head);
   if (rc) {
     close(fd);
-    return fail(err, err_size, "%s: %s", path, msg);
+    return rt_fail(err, err_size, "%s: %s", path, msg);
   }
   uint64_t have = fsize - r->info.data_offset; /* the header fit, so no underflow */
   if (have < r->info.data_bytes) {
     close(fd);
-    return fail(err, err_size, "%s: truncated: header says %llu bytes of data, file has %llu", path,
+    return rt_fail(err, err_size, "%s: truncated: header says %llu bytes of data, file has %llu", path,
                 (unsigned long long)r->info.data_bytes, (unsigned long long)have);
   }
   if (have > r->info.data_bytes) {
     close(fd);
-    return fail(err, err_size,
+    return rt_fail(err, err_size,
                 "%s: %llu unexpected bytes after the data (header says %llu bytes of data, "
                 "file has %llu)",
                 path, (unsigned long long)(have - r->info.data_bytes),
@@ -476,7 +435,7 @@ int rt_npy_open(const char *path, rt_npy_reader *r, char *err, size_t err_size) 
   r->path = strdup(path);
   if (!r->path) {
     close(fd);
-    return fail(err, err_size, "%s: out of memory", path);
+    return rt_fail(err, err_size, "%s: out of memory", path);
   }
   r->fd = fd;
   size_t es = rt_dtype_size(r->info.dtype);
@@ -495,22 +454,22 @@ int rt_npy_open(const char *path, rt_npy_reader *r, char *err, size_t err_size) 
 int rt_npy_read_rows(rt_npy_reader *r, int64_t first_row, int64_t n_rows, void *dst,
                      char *err, size_t err_size) {
   const char *path = r->path ? r->path : "(npy)";
-  if (r->fd < 0) return fail(err, err_size, "%s: not open", path);
+  if (r->fd < 0) return rt_fail(err, err_size, "%s: not open", path);
   if (first_row < 0 || n_rows < 0)
-    return fail(err, err_size, "%s: invalid row range (first %lld, count %lld)", path,
+    return rt_fail(err, err_size, "%s: invalid row range (first %lld, count %lld)", path,
                 (long long)first_row, (long long)n_rows);
   if (first_row > r->n_rows || n_rows > r->n_rows - first_row)
-    return fail(err, err_size, "%s: rows [%lld, %llu) out of range (the file has %lld rows)", path,
+    return rt_fail(err, err_size, "%s: rows [%lld, %llu) out of range (the file has %lld rows)", path,
                 (long long)first_row, (unsigned long long)first_row + (unsigned long long)n_rows,
                 (long long)r->n_rows);
   uint64_t bytes = (uint64_t)n_rows * r->row_bytes; /* <= data_bytes */
-  if (bytes > SIZE_MAX) return fail(err, err_size, "%s: read too large for this machine", path);
+  if (bytes > SIZE_MAX) return rt_fail(err, err_size, "%s: read too large for this machine", path);
   uint64_t off = r->info.data_offset + (uint64_t)first_row * r->row_bytes;
   size_t got;
-  if (pread_full(r->fd, dst, (size_t)bytes, off, &got) != 0)
-    return fail(err, err_size, "%s: read error: %s", path, strerror(errno));
+  if (rt_pread_full(r->fd, dst, (size_t)bytes, off, &got) != 0)
+    return rt_fail(err, err_size, "%s: read error: %s", path, strerror(errno));
   if (got != bytes)
-    return fail(err, err_size, "%s: unexpected end of file (the file shrank after it was opened)",
+    return rt_fail(err, err_size, "%s: unexpected end of file (the file shrank after it was opened)",
                 path);
   return 0;
 }
@@ -571,23 +530,23 @@ int rt_npy_writer_open(rt_npy_writer *w, const char *dir, const char *filename,
                        rt_dtype dtype, int rank, const int64_t *dims, char *err,
                        size_t err_size) {
   memset(w, 0, sizeof *w);
-  if (!dir[0]) return fail(err, err_size, "%s: empty output directory name", filename);
+  if (!dir[0]) return rt_fail(err, err_size, "%s: empty output directory name", filename);
   if (!valid_plain_name(filename))
-    return fail(err, err_size, "%s/%s: not a valid output file name", dir, filename);
+    return rt_fail(err, err_size, "%s/%s: not a valid output file name", dir, filename);
   static const char *const descr[RT_DTYPE_COUNT] = {
       [RT_F32] = "<f4", [RT_F16] = "<f2", [RT_BF16] = "<V2", [RT_I64] = "<i8"};
   if ((int)dtype < 0 || dtype >= RT_DTYPE_COUNT)
-    return fail(err, err_size, "%s/%s: invalid dtype %d", dir, filename, (int)dtype);
+    return rt_fail(err, err_size, "%s/%s: invalid dtype %d", dir, filename, (int)dtype);
   if (rank < 0 || rank > RT_MAX_RANK)
-    return fail(err, err_size, "%s/%s: rank %d out of range", dir, filename, rank);
+    return rt_fail(err, err_size, "%s/%s: rank %d out of range", dir, filename, rank);
   uint64_t bytes = rt_dtype_size(dtype), bound = bytes;
   for (int i = 0; i < rank; i++) {
     if (dims[i] < 0)
-      return fail(err, err_size, "%s/%s: negative dimension %lld", dir, filename,
+      return rt_fail(err, err_size, "%s/%s: negative dimension %lld", dir, filename,
                   (long long)dims[i]);
     uint64_t d1 = dims[i] ? (uint64_t)dims[i] : 1;
     if (bound > (uint64_t)INT64_MAX / d1)
-      return fail(err, err_size, "%s/%s: shape too large", dir, filename);
+      return rt_fail(err, err_size, "%s/%s: shape too large", dir, filename);
     bound *= d1;
     bytes *= (uint64_t)dims[i];
   }
@@ -634,13 +593,13 @@ int rt_npy_writer_open(rt_npy_writer *w, const char *dir, const char *filename,
   w->final_path = malloc(fl);
   if (!w->dir || !w->final_path) {
     writer_free(w);
-    return fail(err, err_size, "%s/%s: out of memory", dir, filename);
+    return rt_fail(err, err_size, "%s/%s: out of memory", dir, filename);
   }
   snprintf(w->final_path, fl, "%s/%s", dir, filename);
   int fd = create_temp(w, dir, filename);
   if (fd < 0) {
     int e = errno;
-    fail(err, err_size, "%s: cannot create a temporary file in %s: %s", w->final_path, dir,
+    rt_fail(err, err_size, "%s: cannot create a temporary file in %s: %s", w->final_path, dir,
          strerror(e));
     writer_free(w);
     return -1;
@@ -650,14 +609,14 @@ int rt_npy_writer_open(rt_npy_writer *w, const char *dir, const char *filename,
     int e = errno;
     close(fd);
     unlink(w->tmp_path);
-    fail(err, err_size, "%s: %s", w->final_path, strerror(e));
+    rt_fail(err, err_size, "%s: %s", w->final_path, strerror(e));
     writer_free(w);
     return -1;
   }
   w->expected = bytes;
   if (fwrite(head, 1, prefix + hlen, w->f) != prefix + hlen) {
     int e = errno;
-    fail(err, err_size, "%s: write failed: %s", w->final_path, strerror(e));
+    rt_fail(err, err_size, "%s: write failed: %s", w->final_path, strerror(e));
     rt_npy_writer_abort(w);
     return -1;
   }
@@ -667,18 +626,18 @@ int rt_npy_writer_open(rt_npy_writer *w, const char *dir, const char *filename,
 int rt_npy_writer_write(rt_npy_writer *w, const void *data, size_t bytes, char *err,
                         size_t err_size) {
   const char *path = w->final_path ? w->final_path : "(npy writer)";
-  if (!w->f) return fail(err, err_size, "%s: writer is not open", path);
-  if (w->failed) return fail(err, err_size, "%s: an earlier write failed", path);
+  if (!w->f) return rt_fail(err, err_size, "%s: writer is not open", path);
+  if (w->failed) return rt_fail(err, err_size, "%s: an earlier write failed", path);
   if (bytes > w->expected - w->written) {
     w->failed = 1;
-    return fail(err, err_size,
+    return rt_fail(err, err_size,
                 "%s: writing %zu more bytes would exceed the %llu declared (%llu written)", path,
                 bytes, (unsigned long long)w->expected, (unsigned long long)w->written);
   }
   errno = 0;
   if (fwrite(data, 1, bytes, w->f) != bytes) {
     w->failed = 1;
-    return fail(err, err_size, "%s: write failed: %s", path,
+    return rt_fail(err, err_size, "%s: write failed: %s", path,
                 strerror(errno ? errno : EIO));
   }
   w->written += bytes;
@@ -687,33 +646,33 @@ int rt_npy_writer_write(rt_npy_writer *w, const void *data, size_t bytes, char *
 
 int rt_npy_writer_commit(rt_npy_writer *w, char *err, size_t err_size) {
   const char *path = w->final_path ? w->final_path : "(npy writer)";
-  if (!w->f) return fail(err, err_size, "%s: writer is not open", path);
+  if (!w->f) return rt_fail(err, err_size, "%s: writer is not open", path);
   if (w->failed) {
-    fail(err, err_size, "%s: an earlier write failed", path);
+    rt_fail(err, err_size, "%s: an earlier write failed", path);
     rt_npy_writer_abort(w);
     return -1;
   }
   if (w->written != w->expected) {
-    fail(err, err_size, "%s: only %llu of the %llu declared data bytes were written", path,
+    rt_fail(err, err_size, "%s: only %llu of the %llu declared data bytes were written", path,
          (unsigned long long)w->written, (unsigned long long)w->expected);
     rt_npy_writer_abort(w);
     return -1;
   }
   errno = 0;
   if (fflush(w->f) != 0 || fsync(fileno(w->f)) != 0) {
-    fail(err, err_size, "%s: write failed: %s", path, strerror(errno ? errno : EIO));
+    rt_fail(err, err_size, "%s: write failed: %s", path, strerror(errno ? errno : EIO));
     rt_npy_writer_abort(w);
     return -1;
   }
   FILE *f = w->f;
   w->f = NULL;
   if (fclose(f) != 0) {
-    fail(err, err_size, "%s: write failed: %s", path, strerror(errno));
+    rt_fail(err, err_size, "%s: write failed: %s", path, strerror(errno));
     rt_npy_writer_abort(w);
     return -1;
   }
   if (rename(w->tmp_path, w->final_path) != 0) {
-    fail(err, err_size, "%s: cannot rename %s into place: %s", path, w->tmp_path,
+    rt_fail(err, err_size, "%s: cannot rename %s into place: %s", path, w->tmp_path,
          strerror(errno));
     rt_npy_writer_abort(w);
     return -1;
@@ -725,11 +684,11 @@ int rt_npy_writer_commit(rt_npy_writer *w, char *err, size_t err_size) {
   int rc = 0;
   int dfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) {
-    rc = fail(err, err_size, "%s: cannot open directory %s to sync it: %s", path, w->dir,
+    rc = rt_fail(err, err_size, "%s: cannot open directory %s to sync it: %s", path, w->dir,
               strerror(errno));
   } else {
     if (fsync(dfd) != 0 && errno != EINVAL && errno != ENOTSUP)
-      rc = fail(err, err_size, "%s: cannot sync directory %s: %s", path, w->dir, strerror(errno));
+      rc = rt_fail(err, err_size, "%s: cannot sync directory %s: %s", path, w->dir, strerror(errno));
     close(dfd);
   }
   writer_free(w);
