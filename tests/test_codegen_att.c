@@ -287,18 +287,21 @@ static void build_att_transposed(void) {
   static const int64_t rows_of[2] = {1, 0};
   att_spec a;
   /* BERT's layer scaled down: q2, k2, v2 [B, S, H, D] -> Q [B, H, S, D],
-   * K^T [B, H, D, S], V [B, H, S, D]; O back to [B, S, H, D]; 37 tokens */
+   * K^T [B, H, D, S], V [B, H, S, D]; O back to [B, S, H, D]; 37 tokens.
+   * Static: the last case below reuses a after the loop. */
+  static const int64_t bq[4] = {2, 3, 37, 16}, bk[4] = {2, 3, 16, 37}, bs[4] = {2, 3, 37, 37},
+                       by[4] = {2, 37, 3, 16}, bm[4] = {2, 1, 1, 37};
   for (int f16 = 0; f16 < 2; f16++) {
     cg_dtype dt = f16 ? CG_F16 : CG_F32;
     a = spec(f16 ? "att_tr_bert_f16" : "att_tr_bert_f32", dt, dt, dt, dt, dt);
-    a.q = (const int64_t[]){2, 3, 37, 16}, a.rq = 4;
-    a.k = (const int64_t[]){2, 3, 16, 37}, a.rk = 4;
-    a.s = (const int64_t[]){2, 3, 37, 37}, a.rs = 4;
-    a.v = (const int64_t[]){2, 3, 37, 16}, a.rv = 4;
-    a.o = (const int64_t[]){2, 3, 37, 16}, a.ro = 4;
-    a.perm = heads, a.y = (const int64_t[]){2, 37, 3, 16};
+    a.q = bq, a.rq = 4;
+    a.k = bk, a.rk = 4;
+    a.s = bs, a.rs = 4;
+    a.v = bq, a.rv = 4;
+    a.o = bq, a.ro = 4;
+    a.perm = heads, a.y = by;
     a.scale = 1, a.scale_v = 0.25f;
-    a.mask = (const int64_t[]){2, 1, 1, 37}, a.rm = 4;
+    a.mask = bm, a.rm = 4;
     a.pq = heads, a.pk = keys, a.pv = heads, a.rev = 1;
     att_case(&a);
   }
