@@ -635,7 +635,7 @@ static void emit_wmma(att *a) {
   cg_printf(b, "        const int cc = hf * %lld + c;\n", (long long)HO);
   cg_printf(b, "        if (row_ok && cc < %lld) cg_st_%s(p%d + ooff + (%s)row * %lld + cc, Os[lr_ * %lld + cc] * inv);\n",
             (long long)a->Dv, dtn(a, p->att_out), p->att_out, it, (long long)a->orow, (long long)LDO);
-  cg_printf(b, "      }\n    }\n  }\n}\n");
+  cg_printf(b, "      }\n    }\n    __syncthreads(); /* Qs and Os are rewritten by the next tile */\n  }\n}\n");
 }
 
 int cg_emit_attention(cg_kernel *k, char *err, size_t err_size) {

@@ -279,6 +279,21 @@ static void build_att(void) {
   a.scale = 1, a.scale_v = 0.0883883f;
   a.mask = (const int64_t[]){20, 45}, a.rm = 2, a.mask_v = r16;
   att_case(&a)->prefill_zero = 1;
+
+  /* more row tiles (40) than the grid (the tests' 2 SMs x 16 = 32 CTAs):
+   * some CTAs stride on to a second tile, whose staging must wait until
+   * every thread is done with the first tile's shared memory */
+  for (int f16 = 0; f16 < 2; f16++) {
+    cg_dtype dt = f16 ? CG_F16 : CG_F32;
+    a = spec(f16 ? "att_f16_grid_stride" : "att_f32_grid_stride", dt, dt, dt, dt, dt);
+    a.q = (const int64_t[]){40, 9, 16}, a.rq = 3;
+    a.k = (const int64_t[]){40, 16, 20}, a.rk = 3;
+    a.s = (const int64_t[]){40, 9, 20}, a.rs = 3;
+    a.v = (const int64_t[]){40, 20, 16}, a.rv = 3;
+    a.o = (const int64_t[]){40, 9, 16}, a.ro = 3;
+    a.scale = 1, a.scale_v = 0.25f;
+    att_case(&a);
+  }
 }
 
 /* Attention reading Q, K^T and V through Transposes (fusion absorbs them). */
@@ -409,6 +424,7 @@ static void test_attention_fma(void) {
   cgt_check("att_f32_d128");
   cgt_check("att_mixed_dtypes");
   cgt_check("att_f32_transposed");
+  cgt_check("att_f32_grid_stride");
 }
 
 static void test_attention_wmma(void) {
@@ -418,6 +434,7 @@ static void test_attention_wmma(void) {
   cgt_check("att_f16_transposed");
   cgt_check("att_f16_vec");
   cgt_check("att_f16_vec_unaligned_k");
+  cgt_check("att_f16_grid_stride");
   /* which tiles moved as 16-byte words */
   const char *k1 = strstr(cgt_program_source(cgt_find("att_f16_vec")->prog), " att_f16_vec(");
   const char *k2 = strstr(cgt_program_source(cgt_find("att_f16_vec_unaligned_k")->prog), " att_f16_vec_unaligned_k(");
