@@ -14,7 +14,10 @@
  * the shim (bases offset to the tensor's declared alignment, outputs
  * prefilled with NaN bytes and followed by a guard zone, in-place outputs on
  * their input's memory), and compares: float outputs within the case's
- * tolerance, data movement bit for bit, guards and inputs untouched.
+ * tolerance, data movement bit for bit, guards and inputs untouched. The
+ * kernel runs twice: on the grid codegen chose and on a single block, which
+ * then walks every tile of its grid-stride loop and so reuses its shared
+ * memory from tile to tile (a missing barrier there shows).
  */
 #ifndef TEST_CODEGEN_H
 #define TEST_CODEGEN_H
