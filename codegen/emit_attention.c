@@ -42,7 +42,7 @@
  *
  * Both use dynamic shared memory (cg_launch.shared_bytes, up to ~80 KiB for
  * D = Dv = 128; the runtime opts in beyond 48 KiB). Limits: D and Dv at
- * most 128, N at least 1; no in-place output. A Transpose of O that keeps
+ * most 128, N at least 1. A Transpose of O that keeps
  * its last axis last may end the group (BERT's [B, H, M, Dv] -> [B, M, H,
  * Dv] before the heads are merged): O is stored in that layout directly.
  *
@@ -53,6 +53,11 @@
  * kernel keeps an operand that is contiguous along its rows' other axis
  * (K^T from [B, S, H, D] keys) column-major in shared memory, so its tiles
  * still move as 16-byte words and its fragments load col_major.
+ *
+ * O may be written over Q's memory (check_inplace) when every output
+ * element lands on the bytes of the query element of the same index:
+ * BERT's O, stored back as [B, S, H, D], over the Q it read as [B, S, H, D].
+ * That keeps one tensor of the layer fewer alive at the attention.
  */
 #include <stdio.h>
 #include <string.h>
@@ -100,6 +105,55 @@ static int operand(const cg_group *g, cg_plan *p, int lead, int i, int t, char *
     return T[t].role == CG_FUSED ? 0 : cg_fail(why, n, "attention: the transposed %s must be CG_FUSED", names[i]);
   }
   return cg_fail(why, n, "attention: %s must be a CG_IN or a leading Transpose of one", names[i]);
+}
+
+/* Element strides of operand i's dims in the memory it is read from: the
+ * dense strides of its CG_IN, permuted as its leading Transpose permutes
+ * the dims. */
+static void operand_strides(const cg_group *g, const cg_plan *p, int i, int t, int64_t *st) {
+  const cg_tensor *X = &g->tensors[t];
+  int tr = p->att_ptr[i];
+  if (tr < 0) {
+    cg_dense_strides(X->rank, X->dims, st);
+    return;
+  }
+  const cg_tensor *M = &g->tensors[p->att_mem[i]];
+  int64_t ms[CG_MAX_RANK];
+  cg_dense_strides(M->rank, M->dims, ms);
+  for (int d = 0; d < X->rank; d++) st[d] = ms[g->nodes[tr].ia[d]];
+}
+
+/* Element strides of O's dims where they are stored: dense, or through the
+ * Transpose that ends the group (each dim of O walks the output with the
+ * dense stride of the output dim it moved to). */
+static void output_strides(const cg_group *g, const cg_plan *p, int64_t *st) {
+  const cg_tensor *O = &g->tensors[p->att_o];
+  if (p->att_tr < 0) {
+    cg_dense_strides(O->rank, O->dims, st);
+    return;
+  }
+  const cg_tensor *Y = &g->tensors[p->att_out];
+  int64_t ys[CG_MAX_RANK];
+  cg_dense_strides(Y->rank, Y->dims, ys);
+  for (int d = 0; d < Y->rank; d++) st[g->nodes[p->att_tr].ia[d]] = ys[d];
+}
+
+/* The one in-place write attention can do: O over Q's memory, each output
+ * element on the bytes its query element is read from (same dims, same
+ * strides, same dtype). A CTA stages its query rows into shared memory
+ * before its first barrier and stores only those rows after it, and no
+ * other CTA reads them. */
+static int check_inplace(const cg_group *g, const cg_plan *p, char *why, size_t n) {
+  if (!g->n_inplace) return 0;
+  const cg_tensor *Q = &g->tensors[p->att_q], *O = &g->tensors[p->att_o];
+  if (g->n_inplace != 1 || g->inplace[0][0] != p->att_out || g->inplace[0][1] != p->att_mem[0])
+    return cg_fail(why, n, "attention writes in place only its output over Q's memory");
+  int64_t qs[CG_MAX_RANK], os[CG_MAX_RANK];
+  operand_strides(g, p, 0, p->att_q, qs);
+  output_strides(g, p, os);
+  int same = Q->rank == O->rank && Q->dtype == g->tensors[p->att_out].dtype;
+  for (int d = 0; same && d < Q->rank; d++) same = Q->dims[d] == O->dims[d] && (Q->dims[d] == 1 || qs[d] == os[d]);
+  return same ? 0 : cg_fail(why, n, "attention in place: the output's elements do not land on their queries'");
 }
 
 int cg_plan_attention(const cg_group *g, cg_plan *p, char *why, size_t n) {
@@ -201,7 +255,6 @@ int cg_plan_attention(const cg_group *g, cg_plan *p, char *why, size_t n) {
   if (D < 1 || D > 128 || Dv < 1 || Dv > 128)
     return cg_fail(why, n, "attention: head sizes D = %lld, Dv = %lld (1..128 supported)", (long long)D, (long long)Dv);
   if (M < 1 || N < 1) return cg_fail(why, n, "attention: empty query or key axis");
-  if (g->n_inplace) return cg_fail(why, n, "attention cannot write over its inputs");
   p->att_v = v;
   p->att_o = o;
   p->att_out = o;
@@ -218,7 +271,7 @@ int cg_plan_attention(const cg_group *g, cg_plan *p, char *why, size_t n) {
   }
   p->x = q;
   p->y = p->att_out;
-  return 0;
+  return check_inplace(g, p, why, n);
 }
 
 /* ---- generation ---------------------------------------------------------------- */
@@ -239,23 +292,6 @@ typedef struct att {
   int tq, tk, tv;
   int64_t qr, qc, kr, kc, vr, vc;
 } att;
-
-/* Element strides of operand i's dims in the memory it is read from: the
- * dense strides of its CG_IN, permuted as its leading Transpose permutes
- * the dims. */
-static void operand_strides(const att *a, int i, int t, int64_t *st) {
-  const cg_group *g = a->k->g;
-  const cg_tensor *X = &g->tensors[t];
-  int tr = a->p->att_ptr[i];
-  if (tr < 0) {
-    cg_dense_strides(X->rank, X->dims, st);
-    return;
-  }
-  const cg_tensor *M = &g->tensors[a->p->att_mem[i]];
-  int64_t ms[CG_MAX_RANK];
-  cg_dense_strides(M->rank, M->dims, ms);
-  for (int d = 0; d < X->rank; d++) st[d] = ms[g->nodes[tr].ia[d]];
-}
 
 /* Strides of X's batch dims (right-aligned) over the output batch, given
  * the strides xs of all its dims; 0 where X has 1 or lacks the dim. */
@@ -660,10 +696,10 @@ int cg_emit_attention(cg_kernel *k, char *err, size_t err_size) {
   }
   int64_t qs[CG_MAX_RANK], ks[CG_MAX_RANK], vs[CG_MAX_RANK], os_[CG_MAX_RANK];
   a.tq = p->att_mem[0], a.tk = p->att_mem[1], a.tv = p->att_mem[2];
-  operand_strides(&a, 0, p->att_q, qs);
-  operand_strides(&a, 1, p->att_k, ks);
-  operand_strides(&a, 2, p->att_v, vs);
-  cg_dense_strides(O->rank, O->dims, os_);
+  operand_strides(k->g, p, 0, p->att_q, qs);
+  operand_strides(k->g, p, 1, p->att_k, ks);
+  operand_strides(k->g, p, 2, p->att_v, vs);
+  output_strides(k->g, p, os_);
   a.qr = qs[Q->rank - 2], a.qc = qs[Q->rank - 1];
   a.kr = ks[K->rank - 2], a.kc = ks[K->rank - 1];
   a.vr = vs[V->rank - 2], a.vc = vs[V->rank - 1];
@@ -671,18 +707,7 @@ int cg_emit_attention(cg_kernel *k, char *err, size_t err_size) {
   batch_strides(K, ks, &a, a.bk);
   batch_strides(V, vs, &a, a.bv);
   batch_strides(O, os_, &a, a.bo);
-  a.orow = a.Dv;
-  if (p->att_tr >= 0) {
-    /* O stored transposed: each dim of O walks the output with the dense
-     * stride of the output dim it moved to (the last stays last) */
-    const cg_tensor *Y = &T[p->att_out];
-    const cg_node *t = &k->g->nodes[p->att_tr];
-    int64_t ys[CG_MAX_RANK], os[CG_MAX_RANK];
-    cg_dense_strides(Y->rank, Y->dims, ys);
-    for (int d = 0; d < Y->rank; d++) os[t->ia[d]] = ys[d];
-    for (int d = 0; d < a.nb; d++) a.bo[d] = O->dims[d] == 1 ? 0 : os[d];
-    a.orow = os[a.nb];
-  }
+  a.orow = os_[a.nb]; /* Dv, or as transposed (the last axis stays last) */
   if (p->att_mask >= 0) {
     /* the mask broadcasts to the scores, whose batch broadcasts to O's */
     int64_t sd[CG_MAX_RANK], st[CG_MAX_RANK];

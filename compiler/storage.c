@@ -14,7 +14,8 @@
  *  3. In place. An elementwise op (and BatchNormalization,
  *     LayerNormalization, Softmax) writes its output over an input of the
  *     same size whose bytes, together with everything sharing them, are not
- *     read after this step.
+ *     read after this step; so does fused attention over its Q when each
+ *     output row lands where that query row was read.
  *
  * Each tensor records what it shares bytes with (alias_of, alias_kind,
  * alias_offset); memplan.c plans one buffer per group of tensors sharing
@@ -171,12 +172,64 @@ static int is_elementwise(int op) {
          op == RT_OP_BATCH_NORM;
 }
 
+/* Element strides of t's dims as read through Transpose `tr` of its
+ * input (st[d] = the input's dense stride of the dim that moved to d), or
+ * of t itself when tr is NULL. */
+static void strides_through(const graph_tensor *t, const graph_node *tr, int64_t *st) {
+  const graph_tensor *m = tr ? tr->in[0] : t;
+  int64_t dense[RT_MAX_RANK], inner = 1;
+  for (int d = m->rank - 1; d >= 0; d--) {
+    dense[d] = inner;
+    inner *= m->dims[d].v;
+  }
+  for (int d = 0; d < t->rank; d++) st[d] = tr ? dense[tr->ia[d]] : dense[d];
+}
+
+/* May the attention kernel nodes[first..end) (fuse.c: [Transposes making
+ * Q, K^T, V], MatMul, [scale], [mask], Softmax, MatMul, [Transpose of O])
+ * write its output over x, Q's memory? Codegen's kernels stage a tile's Q
+ * rows before anything is stored and store exactly those rows, so it may
+ * when O element (b, m, d) lands on the bytes Q element (b, m, d) is read
+ * from: same dims (D = Dv, no batch broadcast), same strides through the
+ * Transposes, and no other operand shares x's bytes. */
+static int attention_inplace_ok(graph *g, int first, int end, const graph_tensor *x) {
+  int mm = first;
+  while (mm < end && g->nodes[mm]->op == RT_OP_TRANSPOSE) mm++;
+  graph_node *qk = mm < end ? g->nodes[mm] : NULL, *last = g->nodes[end - 1];
+  graph_node *pv = last->op == RT_OP_TRANSPOSE ? g->nodes[end - 2] : last;
+  if (!qk || qk->op != RT_OP_MATMUL || pv->op != RT_OP_MATMUL || pv == qk) return 0;
+  const graph_tensor *q = qk->in[0], *o = pv->out[0], *y = last->out[0];
+  const graph_node *qtr = q->producer && q->producer->op == RT_OP_TRANSPOSE && q->fused ? q->producer : NULL;
+  if ((qtr ? qtr->in[0] : q) != x || q->rank != o->rank || x->dtype != y->dtype) return 0;
+  int64_t qs[RT_MAX_RANK], os[RT_MAX_RANK], ys[RT_MAX_RANK];
+  strides_through(q, qtr, qs);
+  if (last != pv) { /* O stored transposed: O's dim perm[d] walks y's dim d */
+    strides_through(y, NULL, ys);
+    for (int d = 0; d < y->rank; d++) os[last->ia[d]] = ys[d];
+  } else {
+    strides_through(o, NULL, os);
+  }
+  for (int d = 0; d < q->rank; d++)
+    if (q->dims[d].v != o->dims[d].v || (q->dims[d].v > 1 && qs[d] != os[d])) return 0;
+  /* x is read once (as Q), and no other operand reads its bytes */
+  graph_tensor *r = root_of(g, (graph_tensor *)x);
+  for (int k = first; k < end; k++) {
+    const graph_node *n = g->nodes[k];
+    for (int i = 0; i < n->n_in; i++) {
+      graph_tensor *c = n->in[i];
+      if (!c || c->fused || (n == (qtr ? qtr : qk) && i == 0)) continue;
+      if (c->kind != GRAPH_PARAM && root_of(g, c) == r) return 0;
+    }
+  }
+  return 1;
+}
+
 /* May kernel nodes[first..end) write its result over input x (of the
  * result's shape)? A single op when it is in-place capable for x; a fused
  * kernel when only its elementwise ops read x: they read x at the very index
  * they write, after everything else in the kernel (a Conv or reduction
  * before them reads only other tensors), e.g. a residual Add in a Conv's
- * epilogue. */
+ * epilogue; an attention kernel over its Q (above). */
 static int kernel_inplace_ok(graph *g, int first, int end, const graph_tensor *x) {
   graph_node *last = g->nodes[end - 1];
   if (end - first == 1) {
@@ -184,6 +237,12 @@ static int kernel_inplace_ok(graph *g, int first, int end, const graph_tensor *x
       if (last->in[i] == x && inplace_input_ok(last, i)) return 1;
     return 0;
   }
+  for (int k = first; k < end; k++)
+    if (g->nodes[k]->op == RT_OP_SOFTMAX && end - first >= 3) {
+      for (int j = first; j < end; j++)
+        if (g->nodes[j]->op == RT_OP_MATMUL) return attention_inplace_ok(g, first, end, x);
+      break;
+    }
   for (int k = first; k < end; k++) {
     graph_node *n = g->nodes[k];
     for (int i = 0; i < n->n_in; i++)

@@ -12,7 +12,8 @@
  * tokens, 3 heads) in float32 and float16, 16-byte aligned or not; every
  * subset of the three in both kernels at odd sizes; Q and V contiguous along
  * the other axis (column-major tiles); a key matrix shared by every batch
- * entry.
+ * entry; the output written over Q (BERT's layout, both kernels) and what
+ * codegen refuses to write in place.
  */
 #include <math.h>
 #include <stdio.h>
@@ -38,14 +39,16 @@ typedef struct att_spec {
   const int64_t *pq, *pk, *pv;
   int rev;
   uint32_t mem_align; /* the transposed tensors' alignment (0: 16) */
+  int inplace;        /* the output written over Q's memory */
 } att_spec;
 
-/* A CG_IN whose Transpose by perm is the fused operand of dims d. */
+/* A CG_IN (*mem) whose Transpose by perm is the fused operand of dims d. */
 static int transposed_operand(cgt_case *c, cg_dtype dt, const int64_t *d, int rank, const int64_t *perm,
-                              uint32_t align) {
+                              uint32_t align, int *mem) {
   int64_t md[CG_MAX_RANK];
   for (int i = 0; i < rank; i++) md[perm[i]] = d[i];
   int m = cgt_tensor(c, dt, CG_IN, md, rank), f = cgt_tensor(c, dt, CG_FUSED, d, rank);
+  *mem = m;
   if (align) c->t[m].align = align;
   int n = cgt_node(c, CG_TRANSPOSE, CGT_L(m), CGT_L(f));
   cgt_ia(c, n, perm, rank);
@@ -54,14 +57,14 @@ static int transposed_operand(cgt_case *c, cg_dtype dt, const int64_t *d, int ra
 
 static cgt_case *att_case(const att_spec *a) {
   cgt_case *c = cgt_new(a->name);
-  int q = -1, k = -1, v = -1;
+  int q = -1, k = -1, v = -1, qmem = -1, mem;
   for (int j = 0; j < 3; j++) {
     int i = a->rev ? 2 - j : j;
-    if (i == 0 && a->pq) q = transposed_operand(c, a->qd, a->q, a->rq, a->pq, a->mem_align);
-    if (i == 1 && a->pk) k = transposed_operand(c, a->kd, a->k, a->rk, a->pk, a->mem_align);
-    if (i == 2 && a->pv) v = transposed_operand(c, a->vd, a->v, a->rv, a->pv, a->mem_align);
+    if (i == 0 && a->pq) q = transposed_operand(c, a->qd, a->q, a->rq, a->pq, a->mem_align, &qmem);
+    if (i == 1 && a->pk) k = transposed_operand(c, a->kd, a->k, a->rk, a->pk, a->mem_align, &mem);
+    if (i == 2 && a->pv) v = transposed_operand(c, a->vd, a->v, a->rv, a->pv, a->mem_align, &mem);
   }
-  if (q < 0) q = cgt_tensor(c, a->qd, CG_IN, a->q, a->rq);
+  if (q < 0) q = qmem = cgt_tensor(c, a->qd, CG_IN, a->q, a->rq);
   if (k < 0) k = cgt_tensor(c, a->kd, CG_IN, a->k, a->rk);
   int s = cgt_tensor(c, CG_F32, CG_FUSED, a->s, a->rs);
   cgt_node(c, CG_MATMUL, CGT_L(q, k), CGT_L(s));
@@ -94,7 +97,9 @@ static cgt_case *att_case(const att_spec *a) {
     int y = cgt_tensor(c, a->od, CG_OUT, a->y, a->ro);
     n = cgt_node(c, CG_TRANSPOSE, CGT_L(o), CGT_L(y));
     cgt_ia(c, n, a->perm, a->ro);
+    o = y;
   }
+  if (a->inplace) cgt_inplace(c, o, qmem);
   c->atol = c->rtol = 2e-5; /* exp and sums in another order */
   return c;
 }
@@ -325,6 +330,43 @@ static void build_att_transposed(void) {
   a.mem_align = 2;
   att_case(&a);
 
+  /* BERT's output over its queries: O [B, H, S, D] stored as [B, S, H, D]
+   * lands where Q was read from; both kernels, and without any Transpose */
+  for (int f16 = 0; f16 < 2; f16++) {
+    cg_dtype dt = f16 ? CG_F16 : CG_F32;
+    a = spec(f16 ? "att_tr_bert_f16_inplace" : "att_tr_bert_f32_inplace", dt, dt, dt, dt, dt);
+    a.q = bq, a.rq = 4;
+    a.k = bk, a.rk = 4;
+    a.s = bs, a.rs = 4;
+    a.v = bq, a.rv = 4;
+    a.o = bq, a.ro = 4;
+    a.perm = heads, a.y = by;
+    a.scale = 1, a.scale_v = 0.25f;
+    a.pq = heads, a.pk = keys, a.pv = heads, a.rev = 1;
+    a.inplace = 1;
+    att_case(&a);
+  }
+  a = spec("att_f32_inplace_plain", CG_F32, CG_F32, CG_F32, CG_F32, CG_F32);
+  a.q = (const int64_t[]){2, 3, 70, 16}, a.rq = 4;
+  a.k = (const int64_t[]){2, 3, 16, 40}, a.rk = 4;
+  a.s = (const int64_t[]){2, 3, 70, 40}, a.rs = 4;
+  a.v = (const int64_t[]){2, 3, 40, 16}, a.rv = 4;
+  a.o = (const int64_t[]){2, 3, 70, 16}, a.ro = 4;
+  a.inplace = 1;
+  att_case(&a);
+  /* S = H: O [B, H, S, D] has the shape of the [B, S, H, D] memory Q is
+   * read from, not its layout (refused in test_attention_limits) */
+  static const int64_t sq[4] = {2, 4, 4, 8}, sk[4] = {2, 4, 8, 4}, ss[4] = {2, 4, 4, 4};
+  a = spec("att_tr_inplace_misplaced", CG_F32, CG_F32, CG_F32, CG_F32, CG_F32);
+  a.q = sq, a.rq = 4;
+  a.k = sk, a.rk = 4;
+  a.s = ss, a.rs = 4;
+  a.v = sq, a.rv = 4;
+  a.o = sq, a.ro = 4;
+  a.pq = heads;
+  a.inplace = 1;
+  att_case(&a);
+
   /* every subset of the three, both kernels, odd sizes: 21 queries, 45
    * keys; float32 D = 12, Dv = 20, float16 D = 24, Dv = 40 */
   static const char *const sub[6] = {"q", "k", "v", "qk", "qv", "kv"};
@@ -389,6 +431,9 @@ static void test_attention_transposed(void) {
   cgt_check("att_tr_colmajor_f32");
   cgt_check("att_tr_colmajor_f16");
   cgt_check("att_tr_bcast_k");
+  cgt_check("att_tr_bert_f32_inplace");
+  cgt_check("att_tr_bert_f16_inplace");
+  cgt_check("att_f32_inplace_plain");
   /* BERT: the memory tensors are the arguments (q2, k2, v2, scale, mask, y),
    * Q, K^T and V move as 16-byte words (K^T staged key-major), and 2-byte
    * alignment stages them value by value */
@@ -449,7 +494,8 @@ static void test_attention_wmma(void) {
 }
 
 static int supported(const cgt_case *c, char *why, size_t n) {
-  cg_group g = {c->name, c->t, c->nt, c->n, c->nn, {{0}}, 0};
+  cg_group g = {c->name, c->t, c->nt, c->n, c->nn, {{0}}, c->ninp};
+  memcpy(g.inplace, c->inplace, sizeof g.inplace);
   return cg_supported(&g, why, n);
 }
 
@@ -514,6 +560,13 @@ static void test_attention_limits(void) {
   m->t[m->n[m->nn - 1].out[0]].dims[2] = 8;
   m->t[m->n[m->nn - 1].out[0]].dims[3] = 3;
   refused(m, "last axis last");
+  /* in place: only the output, only over Q's memory, only where each
+   * output element lands on its query element */
+  CU_ASSERT_TRUE(supported(copy_of("att_tr_bert_f32_inplace"), why, sizeof why));
+  refused(copy_of("att_tr_inplace_misplaced"), "do not land");
+  m = copy_of("att_tr_bert_f32_inplace");
+  m->inplace[0][1] = m->n[1].in[0]; /* the keys' memory */
+  refused(m, "over Q's memory");
   /* nor a lone MatMul, nor a shorter chain */
   m = copy_of("att_f32_plain");
   m->nn = 2; /* MatMul, Softmax */

@@ -1,8 +1,8 @@
 /*
  * test_passes.c: the graph passes that lower memory and kernel counts:
  * affine folding, fusion, views, concat elision, in-place writes, the
- * memory-aware order, feed-forward row chunks, and the GPU lowering's
- * launch records. Each case checks the structure of the plan AND that the
+ * memory-aware order, feed-forward row chunks, attention over its Q, and
+ * the GPU lowering's launch records. Each case checks the structure of the plan AND that the
  * CPU backend still computes what the unoptimised plan computes.
  */
 #include <stdlib.h>
@@ -260,6 +260,69 @@ static void test_split_ffn(void) {
   same_result(ffn, (compile_options){0});
 }
 
+/* BERT's attention scaled down: heads split from [B, S, H*D] and merged
+ * back. The fused attention writes its output over Q (each output row
+ * where its query row was), so q1's bytes serve twice; with S = H and no
+ * Transpose back, O has q2's shape but not its layout and must not. */
+static const char *attention_fmt =
+    "name: t\ninputs:\n  x: {shape: [2, 4, 32]}\n"
+    "params:\n"
+    "  wq: {shape: [32, 32], init: {normal: [0, 0.2], seed: 1}}\n"
+    "  wk: {shape: [32, 32], init: {normal: [0, 0.2], seed: 2}}\n"
+    "  wv: {shape: [32, 32], init: {normal: [0, 0.2], seed: 3}}\n"
+    "  scale: {shape: [], values: [0.35]}\n"
+    "nodes:\n"
+    "  - {op: MatMul, in: [x, wq], out: q1}\n"
+    "  - {op: Reshape, in: q1, out: q2, shape: [0, 4, 4, 8]}\n"
+    "  - {op: MatMul, in: [x, wk], out: k1}\n"
+    "  - {op: Reshape, in: k1, out: k2, shape: [0, 4, 4, 8]}\n"
+    "  - {op: MatMul, in: [x, wv], out: v1}\n"
+    "  - {op: Reshape, in: v1, out: v2, shape: [0, 4, 4, 8]}\n"
+    "  - {op: Transpose, in: q2, out: q, perm: [0, 2, 1, 3]}\n"
+    "  - {op: Transpose, in: k2, out: k, perm: [0, 2, 3, 1]}\n"
+    "  - {op: Transpose, in: v2, out: v, perm: [0, 2, 1, 3]}\n"
+    "  - {op: MatMul, in: [q, k], out: s0}\n"
+    "  - {op: Mul, in: [s0, scale], out: s1}\n"
+    "  - {op: Softmax, in: s1, out: p, axis: -1}\n"
+    "  - {op: MatMul, in: [p, v], out: c0}\n"
+    "%s";
+static const char *merge_heads =
+    "  - {op: Transpose, in: c0, out: c1, perm: [0, 2, 1, 3]}\n"
+    "  - {op: Reshape, in: c1, out: c2, shape: [0, 4, 32]}\n"
+    "  - {op: Add, in: [x, c2], out: y}\n"
+    "outputs: [y]\n";
+static const char *keep_heads =
+    "  - {op: Tanh, in: c0, out: y}\n"
+    "outputs: [y]\n";
+
+static void test_attention_inplace(void) {
+  char text[4096];
+  for (int merge = 1; merge >= 0; merge--) {
+    snprintf(text, sizeof text, attention_fmt, merge ? merge_heads : keep_heads);
+    compile_result r;
+    CU_ASSERT_EQUAL_FATAL(compile_text(text, (compile_options){0}, &r), 0);
+    const rt_plan *p = r.plan;
+    const rt_tensor *o = find(p, merge ? "c1" : "c0"), *q2 = find(p, "q2"), *q1 = find(p, "q1");
+    CU_ASSERT_FATAL(o && q1 && q2);
+    if (merge) {
+      CU_ASSERT_EQUAL(o->alias_kind, RT_ALIAS_INPLACE);
+      CU_ASSERT_EQUAL(o->alias_of, (int32_t)(q2 - p->tensors));
+      CU_ASSERT_EQUAL(o->offset, q1->offset);
+    } else {
+      CU_ASSERT(o->alias_of < 0 || o->offset != q1->offset);
+    }
+    char err[512];
+    CU_ASSERT_EQUAL(rt_plan_verify_memory(p, err, sizeof err), 0);
+    compile_free(&r);
+    same_result(text, (compile_options){0});
+    /* codegen takes the pair (and refuses nothing it was given) */
+    if (cg_have_nvrtc()) {
+      CU_ASSERT_EQUAL(compile_text(text, (compile_options){.gpu = 1}, &r), 0);
+      compile_free(&r);
+    }
+  }
+}
+
 static void test_gpu_launches(void) {
   if (!cg_have_nvrtc()) {
     fprintf(stderr, "  (skipped: this build has no NVRTC)\n");
@@ -298,4 +361,4 @@ static void test_gpu_launches(void) {
 }
 
 TST_SUITE(passes, TST(test_fold_into_conv), TST(test_fold_constants), TST(test_fuse_epilogue), TST(test_storage),
-          TST(test_schedule), TST(test_split_ffn), TST(test_gpu_launches))
+          TST(test_attention_inplace), TST(test_schedule), TST(test_split_ffn), TST(test_gpu_launches))
