@@ -59,6 +59,23 @@ static order_choice choose_order(graph *g, const compile_options *opt, const sto
   return best;
 }
 
+/* Apply rewrite (returning how many places it changed) and keep it, with
+ * its best order in *oc, only if it lowers the bound; returns the count
+ * kept (0 when undone). */
+static int try_rewrite(graph *g, int (*rewrite)(graph *), order_choice *oc, const compile_options *opt,
+                       const storage_options *so, const lower_options *lo) {
+  graph_mark before = graph_checkpoint(g);
+  int n = rewrite(g);
+  if (!n) return 0;
+  order_choice after = choose_order(g, opt, so, lo);
+  if (after.bound < oc->bound) {
+    *oc = after;
+    return n;
+  }
+  graph_restore(g, &before);
+  return 0;
+}
+
 /* Front end to a checked plan in r->plan; writes nothing. */
 static int compile_plan(const compile_options *opt, compile_result *r, FILE *diag_out) {
   memset(r, 0, sizeof *r);
@@ -86,17 +103,12 @@ static int compile_plan(const compile_options *opt, compile_result *r, FILE *dia
 
   order_choice oc = choose_order(g, opt, &so, &lo);
   if (!opt->no_split) {
-    /* Row chunks lower the bound only where the block's intermediate is
-     * the peak; elsewhere they only add kernels, so they must earn it. */
-    graph_mark before = graph_checkpoint(g);
-    int blocks = graph_split_ffn(g);
-    order_choice split = blocks ? choose_order(g, opt, &so, &lo) : oc;
-    if (blocks && split.bound < oc.bound) {
-      oc = split;
-      r->split_blocks = blocks;
-    } else if (blocks) {
-      graph_restore(g, &before);
-    }
+    /* Cutting MatMuls lowers the bound only where what they cut is at the
+     * peak; elsewhere it only adds kernels, so each cut must earn it.
+     * Columns first: with a fused QKV projection cut, the feed-forward
+     * block may become the peak that row chunks then lower. */
+    r->split_columns = try_rewrite(g, graph_split_columns, &oc, opt, &so, &lo);
+    r->split_blocks = try_rewrite(g, graph_split_ffn, &oc, opt, &so, &lo);
   }
   memcpy(g->nodes, oc.order, (size_t)g->n_nodes * sizeof *g->nodes);
   r->schedule = oc.schedule;

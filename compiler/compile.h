@@ -46,6 +46,7 @@ typedef struct compile_result {
   memplan_stats mem;
   int dce_removed;
   int split_blocks;         /* feed-forward blocks run in row chunks (split.c) */
+  int split_columns;        /* MatMuls cut into one per Split piece (split.c) */
   int schedule;             /* the kernel order kept: SCHED_* (passes.h) */
   /* --memory-limit: the batch dimension, the batch chosen, what was tried */
   const char *fit_dim;

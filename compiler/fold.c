@@ -10,6 +10,8 @@
  *     (which fusion makes one kernel).
  *  2. Constant nodes. A node whose inputs are all params is computed now,
  *     with the runtime's own CPU kernels, and its output becomes a param.
+ *  3. Column windows of params, for the passes that cut a MatMul into
+ *     pieces (split.c).
  *
  * Seeded params that take part are materialised here (runtime/rt_init.h).
  * Folded params hold data, which plan.bin stores; params that lose their
@@ -20,6 +22,7 @@
  * FOLD_MAX_CHANNELS channels, nor constant nodes with more than
  * FOLD_MAX_BYTES of inputs or outputs.
  */
+#include <assert.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -66,6 +69,20 @@ static graph_tensor *new_param(graph *g, const char *name, int dtype, int rank, 
   ps[g->n_params++] = t;
   g->params = ps;
   return t;
+}
+
+graph_tensor *graph_param_columns(graph *g, graph_tensor *w, int64_t start, int64_t len) {
+  int last = w->rank - 1;
+  int64_t cols = w->dims[last].v, rows = graph_tensor_numel(w) / cols;
+  assert(last >= 0 && start >= 0 && len > 0 && start + len <= cols && rt_dtype_is_float(w->dtype));
+  const float *v = values(g, w);
+  float *piece = arena_array(g->ar, (size_t)(rows * len) + 1, sizeof *piece);
+  for (int64_t r = 0; r < rows; r++) memcpy(piece + r * len, v + r * cols + start, (size_t)len * sizeof *piece);
+  graph_dim dims[RT_MAX_RANK];
+  memcpy(dims, w->dims, (size_t)w->rank * sizeof *dims);
+  dims[last].v = len;
+  const char *name = arena_printf(g->ar, "%s.cols%lld", w->name, (long long)start);
+  return new_param(g, name, w->dtype, w->rank, dims, piece, w->loc);
 }
 
 static void use(graph_node *n, int i, graph_tensor *t) {

@@ -31,7 +31,7 @@ graph_tensor *graph_add_tensor(graph *g, const char *name, graph_tensor_kind kin
 graph_tensor *graph_find(const graph *g, const char *name) { return strmap_get(&g->by_name, name); }
 
 graph_mark graph_checkpoint(graph *g) {
-  graph_mark m = {g->nodes, g->n_nodes, g->n_tensors,
+  graph_mark m = {g->nodes, g->n_nodes, g->n_tensors, g->n_params,
                   arena_array(g->ar, (size_t)g->n_tensors + 1, sizeof *m.n_uses),
                   arena_array(g->ar, (size_t)g->n_tensors + 1, sizeof *m.producer)};
   m.nodes = arena_array(g->ar, (size_t)g->n_nodes + 1, sizeof *m.nodes);
@@ -47,6 +47,7 @@ void graph_restore(graph *g, const graph_mark *m) {
   memcpy(g->nodes, m->nodes, (size_t)m->n_nodes * sizeof *m->nodes);
   g->n_nodes = m->n_nodes;
   g->n_tensors = m->n_tensors;
+  g->n_params = m->n_params;
   for (int t = 0; t < g->n_tensors; t++) g->tensors[t]->n_uses = m->n_uses[t], g->tensors[t]->producer = m->producer[t];
 }
 

@@ -150,12 +150,12 @@ typedef struct graph {
 graph_tensor *graph_add_tensor(graph *g, const char *name, graph_tensor_kind kind, src_loc loc);
 graph_tensor *graph_find(const graph *g, const char *name);
 
-/* A way back from a tentative rewrite that adds tensors and nodes (split.c):
- * restores the node order, the tensor count, and every tensor's uses and
- * producer. Later passes recompute everything else. */
+/* A way back from a tentative rewrite that adds tensors, params and nodes
+ * (split.c): restores the node order, the tensor and param counts, and
+ * every tensor's uses and producer. Later passes recompute everything else. */
 typedef struct graph_mark {
   graph_node **nodes;
-  int n_nodes, n_tensors;
+  int n_nodes, n_tensors, n_params;
   int *n_uses;
   graph_node **producer;
 } graph_mark;

@@ -7,6 +7,7 @@
  *   graph_dce        drop nodes whose results nobody uses (dce.c)
  *   graph_fold       fold per-channel affine chains into Conv / Gemm (fold.c)
  *   graph_precision  store params and activations in fp16 / bf16 (precision.c)
+ *   graph_split_columns  one MatMul per piece of a Split of its result (split.c)
  *   graph_split_ffn  run wide feed-forward blocks in row chunks (split.c)
  *   graph_schedule   choose the kernel order that needs the least memory (schedule.c)
  *   graph_fuse       group ops into kernels; intermediates stay on chip (fuse.c)
@@ -29,9 +30,17 @@ enum { PRECISION_FP32, PRECISION_TF32, PRECISION_FP16, PRECISION_BF16 };
 int graph_precision_parse(const char *s);
 void graph_precision(graph *g, int precision);
 
+/* A new param holding columns [start, start + len) of float param w along
+ * its last axis (values materialised; fold.c). */
+graph_tensor *graph_param_columns(graph *g, graph_tensor *w, int64_t start, int64_t len);
+
 /* Split MatMul -> activation -> MatMul blocks whose intermediate dominates
  * memory into row chunks; returns the number of blocks split. */
 int graph_split_ffn(graph *g);
+/* Cut each MatMul [-> bias Add] whose result only feeds a Split along its
+ * last axis into one MatMul [-> Add] per piece, over column windows of the
+ * weights (a fused QKV projection); returns the number cut. */
+int graph_split_columns(graph *g);
 
 enum { SCHED_FILE, SCHED_GREEDY, SCHED_DFS, SCHED_COUNT };
 /* Reorder g->nodes by strategy; -1 when the graph is too big for it. */

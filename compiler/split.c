@@ -1,7 +1,16 @@
 /*
- * split.c: running a wide feed-forward block in row chunks.
+ * split.c: cutting MatMuls into pieces where that lowers the memory bound.
+ * The driver keeps each rewrite only if it does (compile.c).
  *
- * MatMul(A, W1) [+ bias] -> activation -> MatMul(., W2) [+ bias], with W1
+ * Column pieces. MatMul(A, W) [+ bias] whose result only feeds a Split
+ * along its last axis (the fused QKV projection of BERT and GPT-2) keeps
+ * the whole result alive next to its pieces while the Split copies them
+ * out. One MatMul [+ bias] per piece, each over a column window of W (and
+ * of the bias), writes the pieces directly: no copy, and the whole result
+ * never exists. The windows become params of their own (fold.c), which
+ * the plan stores as values (a seeded weight's recipe no longer serves).
+ *
+ * Row chunks. MatMul(A, W1) [+ bias] -> activation -> MatMul(., W2) [+ bias], with W1
  * and W2 params, widens each row of A several times (BERT: 768 -> 3072)
  * and narrows it back; the wide intermediate is the largest tensor alive.
  * Rows are independent, so the block is computed in c chunks of rows, each
@@ -20,6 +29,11 @@
 #define SPLIT_MIN_BYTES ((uint64_t)1 << 20)
 /* More chunks than this and the matmuls get too small to run well. */
 #define SPLIT_MAX_CHUNKS 64
+/* Column windows are copied out of their weight. Loaded weights are in
+ * memory and in the plan anyway (the windows replace them there); a seeded
+ * weight, a few bytes of recipe in the plan, grows it by its size: bound
+ * that. */
+#define SPLIT_MAX_SEEDED_BYTES ((uint64_t)64 << 20)
 
 typedef struct ffn {
   graph_node *nodes[5]; /* mm1, [add1], act, mm2, [add2] */
@@ -219,4 +233,106 @@ int graph_split_ffn(graph *g) {
   g->nodes = out;
   g->n_nodes = at;
   return blocks;
+}
+
+/* ---- column pieces ---------------------------------------------------------- */
+
+typedef struct pieces {
+  graph_node *mm, *add, *split; /* add: the bias Add, or NULL */
+} pieces;
+
+static int match_pieces(graph_node **reader, graph_node *mm, pieces *p) {
+  memset(p, 0, sizeof *p);
+  if (mm->op != RT_OP_MATMUL || !is_param_matrix(mm->in[1]) || mm->in[0] == mm->in[1] ||
+      !rt_dtype_is_float(mm->in[1]->dtype) ||
+      (!mm->in[1]->data && graph_tensor_bytes(mm->in[1]) > SPLIT_MAX_SEEDED_BYTES))
+    return 0;
+  graph_tensor *t = mm->out[0];
+  graph_node *n = reader[t->id];
+  p->mm = mm;
+  if (is_bias_add(n, t)) {
+    const graph_tensor *b = n->in[0] == t ? n->in[1] : n->in[0];
+    if (!rt_dtype_is_float(b->dtype) || b->dims[0].v != cols(t)) return 0;
+    p->add = n;
+    t = n->out[0];
+    n = reader[t->id];
+  }
+  if (!n || n->op != RT_OP_SPLIT || n->ia[0] != t->rank - 1 || n->n_out < 2) return 0;
+  p->split = n;
+  return 1;
+}
+
+/* One MatMul [+ Add] per piece, appended to out[]; returns how many nodes. */
+static int cut_columns(graph *g, const pieces *p, graph_node **out) {
+  graph_node *mm = p->mm, *sp = p->split;
+  graph_tensor *A = mm->in[0], *W = mm->in[1];
+  graph_tensor *b = p->add ? (p->add->in[0] == mm->out[0] ? p->add->in[1] : p->add->in[0]) : NULL;
+  int k = 0;
+  int64_t at = 0;
+  for (int i = 0; i < sp->n_out; i++) {
+    graph_tensor *y = sp->out[i];
+    int64_t len = cols(y);
+    graph_node *m = new_node(g, RT_OP_MATMUL, arena_printf(g->ar, "%s.cols%d", mm->name, i), mm->loc, 2, 1);
+    m->in[0] = A;
+    m->in[1] = graph_param_columns(g, W, at, len);
+    A->n_uses++;
+    m->in[1]->n_uses++;
+    out[k++] = m;
+    if (b) {
+      int64_t dims[RT_MAX_RANK];
+      for (int d = 0; d < y->rank; d++) dims[d] = y->dims[d].v;
+      m->out[0] = new_tensor(g, y, "mm", y->dtype, y->rank, dims);
+      for (int d = 0; d < y->rank; d++) m->out[0]->dims[d] = y->dims[d]; /* keeps the batch symbol */
+      m->out[0]->producer = m;
+      graph_node *add = new_node(g, RT_OP_ADD, arena_printf(g->ar, "%s.cols%d", p->add->name, i), p->add->loc, 2, 1);
+      add->in[0] = m->out[0];
+      add->in[1] = graph_param_columns(g, b, at, len);
+      add->in[0]->n_uses++;
+      add->in[1]->n_uses++;
+      add->out[0] = y;
+      y->producer = add;
+      out[k++] = add;
+    } else {
+      m->out[0] = y;
+      y->producer = m;
+    }
+    at += len;
+  }
+  /* the old MatMul, Add and Split are gone, with their reads */
+  A->n_uses--;
+  W->n_uses--;
+  if (b) b->n_uses--;
+  return k;
+}
+
+int graph_split_columns(graph *g) {
+  graph_node **reader = readers_of(g);
+  int n_nodes = g->n_nodes, cut = 0;
+  size_t extra = 0;
+  for (int k = 0; k < n_nodes; k++) {
+    pieces p;
+    g->nodes[k]->pos = k;
+    if (match_pieces(reader, g->nodes[k], &p)) cut++, extra += (size_t)p.split->n_out * 2;
+  }
+  if (!cut) return 0;
+  graph_node **out = arena_array(g->ar, (size_t)n_nodes + extra + 1, sizeof *out);
+  char *gone = arena_alloc(g->ar, (size_t)n_nodes + 1);
+  int at = 0;
+  /* the pieces take the Split's place: A is ready there, and every reader
+   * of a piece comes after it */
+  pieces *at_split = arena_array(g->ar, (size_t)n_nodes + 1, sizeof *at_split);
+  for (int k = 0; k < n_nodes; k++) {
+    pieces p;
+    if (!match_pieces(reader, g->nodes[k], &p)) continue;
+    gone[k] = 1;
+    if (p.add) gone[p.add->pos] = 1;
+    at_split[p.split->pos] = p;
+  }
+  for (int k = 0; k < n_nodes; k++) {
+    if (at_split[k].mm) at += cut_columns(g, &at_split[k], out + at);
+    else if (!gone[k]) out[at++] = g->nodes[k];
+  }
+  g->nodes = out;
+  g->n_nodes = at;
+  return cut;
 }

@@ -1,8 +1,8 @@
 /*
  * test_passes.c: the graph passes that lower memory and kernel counts:
  * affine folding, fusion, views, concat elision, in-place writes, the
- * memory-aware order, feed-forward row chunks, attention over its Q, and
- * the GPU lowering's launch records. Each case checks the structure of the plan AND that the
+ * memory-aware order, feed-forward row chunks, column pieces of a fused
+ * projection, attention over its Q, and the GPU lowering's launch records. Each case checks the structure of the plan AND that the
  * CPU backend still computes what the unoptimised plan computes.
  */
 #include <stdlib.h>
@@ -323,6 +323,62 @@ static void test_attention_inplace(void) {
   }
 }
 
+/* A fused QKV projection: MatMul + bias, then a Split along the last axis.
+ * Cut into one MatMul + bias per piece over column windows of W and b, the
+ * [.., 96] result and the Split's copies are gone. */
+static const char *qkv =
+    "name: t\ninputs:\n  x: {shape: [4, 64, 32]}\n"
+    "params:\n"
+    "  W: {shape: [32, 96], init: {normal: [0, 0.2], seed: 1}}\n"
+    "  b: {shape: [96], init: {normal: [0, 0.1], seed: 2}}\n"
+    "nodes:\n"
+    "  - {op: MatMul, in: [x, W], out: t0}\n"
+    "  - {op: Add, in: [t0, b], out: t}\n"
+    "  - {op: Split, in: t, out: [q, k, v], axis: -1, split: [32, 40, 24]}\n"
+    "  - {op: Slice, in: k, out: k2, starts: [0], ends: [32], axes: [-1]}\n"
+    "  - {op: Mul, in: [q, k2], out: s}\n"
+    "  - {op: Slice, in: s, out: s2, starts: [0], ends: [24], axes: [-1]}\n"
+    "  - {op: Add, in: [s2, v], out: y}\n"
+    "outputs: [y]\n";
+
+static void test_split_columns(void) {
+  compile_result a, b;
+  CU_ASSERT_EQUAL_FATAL(compile_text(qkv, (compile_options){.no_split = 1}, &a), 0);
+  CU_ASSERT_EQUAL_FATAL(compile_text(qkv, (compile_options){0}, &b), 0);
+  CU_ASSERT_EQUAL(a.split_columns, 0);
+  CU_ASSERT_EQUAL(b.split_columns, 1);
+  const rt_plan *p = b.plan;
+  int matmuls = 0;
+  for (uint32_t k = 0; k < p->n_nodes; k++) {
+    matmuls += p->nodes[k].op == RT_OP_MATMUL;
+    CU_ASSERT_NOT_EQUAL(p->nodes[k].op, RT_OP_SPLIT);
+  }
+  CU_ASSERT_EQUAL(matmuls, 3);
+  /* the whole weight and bias gave way to their windows */
+  CU_ASSERT_PTR_NULL(find(p, "W"));
+  CU_ASSERT_PTR_NULL(find(p, "b"));
+  const rt_tensor *w1 = find(p, "W.cols32"), *b2 = find(p, "b.cols72");
+  CU_ASSERT_FATAL(w1 && b2);
+  CU_ASSERT_EQUAL(w1->dims[0], 32);
+  CU_ASSERT_EQUAL(w1->dims[1], 40);
+  CU_ASSERT_EQUAL(b2->dims[0], 24);
+  uint64_t wa = 0, wb = 0; /* the same weight bytes, in more pieces */
+  for (uint32_t i = 0; i < a.plan->n_tensors; i++)
+    if (a.plan->tensors[i].kind == RT_KIND_PARAM) wa += a.plan->tensors[i].bytes;
+  for (uint32_t i = 0; i < p->n_tensors; i++)
+    if (p->tensors[i].kind == RT_KIND_PARAM) wb += p->tensors[i].bytes;
+  CU_ASSERT_EQUAL(wa, wb);
+  CU_ASSERT_EQUAL(wa, (32 * 96 + 96) * 4);
+  /* uncut, t (96 columns) and its pieces are alive together */
+  CU_ASSERT(a.plan->lower_bound >= 4 * 64 * 192 * 4);
+  CU_ASSERT(p->lower_bound < a.plan->lower_bound);
+  char err[512];
+  CU_ASSERT_EQUAL(rt_plan_verify_memory(p, err, sizeof err), 0);
+  compile_free(&a);
+  compile_free(&b);
+  same_result(qkv, (compile_options){0});
+}
+
 static void test_gpu_launches(void) {
   if (!cg_have_nvrtc()) {
     fprintf(stderr, "  (skipped: this build has no NVRTC)\n");
@@ -361,4 +417,4 @@ static void test_gpu_launches(void) {
 }
 
 TST_SUITE(passes, TST(test_fold_into_conv), TST(test_fold_constants), TST(test_fuse_epilogue), TST(test_storage),
-          TST(test_attention_inplace), TST(test_schedule), TST(test_split_ffn), TST(test_gpu_launches))
+          TST(test_attention_inplace), TST(test_schedule), TST(test_split_ffn), TST(test_split_columns), TST(test_gpu_launches))
