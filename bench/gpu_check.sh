@@ -12,9 +12,10 @@
 #      same data, and the outputs must agree: max|gpu - cpu| / max|cpu| at
 #      most 1e-4 (float32), 1e-2 (fp16) or 4e-2 (bf16, 8 times fp16's
 #      rounding unit);
-#   2. speed and memory: the three bench graphs are timed by dlrun (median
-#      batch on the GPU) against PyTorch eager and torch.compile on the same
-#      graph and weights (bench/torch_peer.py, TF32 off on both sides), with
+#   2. speed and memory: the three bench graphs, float32 and fp16, are timed
+#      by dlrun (median batch on the GPU) against PyTorch eager and
+#      torch.compile on the same graph and weights (bench/torch_peer.py, TF32
+#      off on both sides; a float16 module against the fp16 plan), with
 #      dlc's slab (workspace included) beside PyTorch's peak activation
 #      memory; the table is appended to bench/RESULTS.md and, when $OUT is
 #      set, copied to $OUT/gpu_check.md so that it comes back.
@@ -142,42 +143,53 @@ if [ -n "$SHARED" ]; then
   done
 fi
 
-say "2/2 speed and memory: the bench graphs against PyTorch (float32, TF32 off)"
+TIMED=fp32
+case " $PRECISIONS " in *" fp16 "*) TIMED="fp32 fp16" ;; esac
+say "2/2 speed and memory: the bench graphs against PyTorch ($TIMED; TF32 off)"
 ROWS=()
 if [ -n "$SHARED" ]; then
   for yaml in "$SHARED"/models/bench/*.yaml; do
     name=$(basename "$yaml" .yaml)
     picked "$yaml" || continue
-    plan=$WORK/bench_$name.fp32.plan # compiled by part 1
-    if [ ! -f "$plan" ]; then fail "time $name: no float32 plan"; continue; fi
-    if [ -n "${DLC_GPU_CHECK_FAKE:-}" ]; then
-      timeout 300 "$DLC" "$yaml" -o "$WORK/fake.plan" --emit-cuda "$WORK" >/dev/null 2>&1 &&
-        sh "$ROOT/tests/fakecuda/build_kernels.sh" "$WORK"/*.cu "$WORK/kernels.so" && rm -f "$WORK"/*.cu
-      export DLC_FAKE_CUDA_KERNELS=$WORK/kernels.so
-    fi
     # 34 batches: dlrun's median over them, the first (cold) one included
     n=$(python3 -c "import yaml,sys; print(next(iter(yaml.safe_load(open(sys.argv[1]))['dims'].values())))" "$yaml")
     python3 "$PEER" data "$yaml" "$WORK/tdata" --samples $((34 * n)) || { fail "time $name: no data"; continue; }
-    if ! timeout 300 "$DLRUN" "$plan" --data "$WORK/tdata" --out "$WORK/tout" --device cuda --json \
-        >"$WORK/time.$name.json" 2>"$WORK/log"; then
-      fail "time $name: dlrun: $(tail -1 "$WORK/log")"; rm -rf "$WORK/tdata" "$WORK/tout"; continue
-    fi
-    rm -rf "$WORK/tdata" "$WORK/tout"
-    say "$name: dlc $(json "$WORK/time.$name.json" '"%.3f ms/batch, %.0f samples/s, start-up %.0f ms" % (d["latency_ms"]["p50"], d["samples_per_second"], d["startup_ms"]["total"])')"
-    if ! timeout 600 python3 "$PEER" time "$yaml" --batches 30 --warmup 5 >"$WORK/torch.$name.json" 2>"$WORK/log"; then
-      fail "time $name: PyTorch: $(tail -1 "$WORK/log")"; continue
-    fi
-    row=$(python3 - "$WORK/time.$name.json" "$WORK/torch.$name.json" "$name" <<'EOF'
+    for prec in $TIMED; do
+      plan=$WORK/bench_$name.$prec.plan # compiled by part 1
+      if [ ! -f "$plan" ]; then fail "time $name $prec: no plan"; continue; fi
+      if [ -n "${DLC_GPU_CHECK_FAKE:-}" ]; then
+        popt=()
+        [ "$prec" = fp32 ] || popt=(--precision "$prec")
+        timeout 300 "$DLC" "$yaml" -o "$WORK/fake.plan" "${popt[@]}" --emit-cuda "$WORK" >/dev/null 2>&1 &&
+          sh "$ROOT/tests/fakecuda/build_kernels.sh" "$WORK"/*.cu "$WORK/kernels.so" && rm -f "$WORK"/*.cu
+        export DLC_FAKE_CUDA_KERNELS=$WORK/kernels.so
+      fi
+      if ! timeout 300 "$DLRUN" "$plan" --data "$WORK/tdata" --out "$WORK/tout" --device cuda --json \
+          >"$WORK/time.$name.json" 2>"$WORK/log"; then
+        fail "time $name $prec: dlrun: $(tail -1 "$WORK/log")"; rm -rf "$WORK/tout"; continue
+      fi
+      rm -rf "$WORK/tout"
+      say "$name $prec: dlc $(json "$WORK/time.$name.json" '"%.3f ms/batch, %.0f samples/s, start-up %.0f ms" % (d["latency_ms"]["p50"], d["samples_per_second"], d["startup_ms"]["total"])')"
+      half=()
+      [ "$prec" = fp16 ] && half=(--half)
+      if ! timeout 600 python3 "$PEER" time "$yaml" --batches 30 --warmup 5 "${half[@]}" >"$WORK/torch.$name.json" 2>"$WORK/log"; then
+        fail "time $name $prec: PyTorch: $(tail -1 "$WORK/log")"; continue
+      fi
+      row=$(python3 - "$WORK/time.$name.json" "$WORK/torch.$name.json" "$name" "$prec" <<'EOF'
 import json, sys
 d, t = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 mib = 1 << 20
-print("| %s | %d | %.3f | %.3f | %.3f | %.1f | %.1f | %.0f |" % (
-    sys.argv[3], d["batch_size"], d["latency_ms"]["p50"], t["eager_ms"], t["compile_ms"],
-    d["slab_bytes"] / mib, t["eager_peak_activation_bytes"] / mib, d["startup_ms"]["total"]))
+ms = d["latency_ms"]["p50"]
+print("| %s | %s | %d | %.3f | %.3f | %.3f | %.2f | %.1f | %.1f | %.1f | %.0f |" % (
+    sys.argv[3], sys.argv[4], d["batch_size"], ms, t["eager_ms"], t["compile_ms"], ms / t["compile_ms"],
+    d["slab_bytes"] / mib, t["eager_peak_activation_bytes"] / mib, t["compile_peak_activation_bytes"] / mib,
+    d["startup_ms"]["total"]))
 EOF
 )
-    ROWS+=("$row")
-    say "$name: $row"
+      ROWS+=("$row")
+      say "$name $prec: $row"
+    done
+    rm -rf "$WORK/tdata"
   done
 fi
 
@@ -190,11 +202,12 @@ fi
   if [ ${#ROWS[@]} -gt 0 ]; then
     echo
     echo "Median batch time on the GPU (dlc: device time of the batch's graph; PyTorch: CUDA events around"
-    echo "the forward, median of 30 after 5 warm-up), float32 with TF32 off. Memory: dlc's slab (workspace"
-    echo "included; params apart) against PyTorch eager's peak allocation during a forward minus its params."
+    echo "the forward, median of 30 after 5 warm-up), TF32 off; fp16: dlc's fp16 plan against the same"
+    echo "PyTorch module in float16. Memory: dlc's slab (workspace included; params apart) against"
+    echo "PyTorch's peak allocation during a forward, its params apart, eager and under torch.compile."
     echo
-    echo "| graph | batch | dlc ms | eager ms | torch.compile ms | dlc slab MiB | torch peak activation MiB | dlc start-up ms |"
-    echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+    echo "| graph | precision | batch | dlc ms | eager ms | torch.compile ms | dlc / compile | dlc slab MiB | eager peak MiB | compile peak MiB | dlc start-up ms |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     for r in "${ROWS[@]}"; do echo "$r"; done
   fi
 } >"$WORK/table.md"

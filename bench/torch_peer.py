@@ -268,7 +268,9 @@ def cmd_time(args):
     torch.set_float32_matmul_precision("highest")
     dev = torch.device("cuda")
     m, peer = build(args.model, parse_dims(args.dim))
-    peer = peer.to(dev).eval()
+    # --half: params and activations in float16, as dlc's fp16 plans store them
+    dtype = torch.float16 if args.half else torch.float32
+    peer = peer.to(dev, dtype).eval()
     params_bytes = sum(b.numel() * b.element_size() for b in peer.buffers())
     rng = np.random.default_rng(args.seed)
     feeds_host = {k: rng.standard_normal(shape, dtype=np.float32) for k, (shape, dt) in m.inputs().items()}
@@ -276,7 +278,7 @@ def cmd_time(args):
     def measure(fn):
         torch.cuda.synchronize()
         base = torch.cuda.memory_allocated()
-        feeds = {k: torch.from_numpy(v).to(dev) for k, v in feeds_host.items()}
+        feeds = {k: torch.from_numpy(v).to(dev, dtype) for k, v in feeds_host.items()}
         with torch.inference_mode():
             for _ in range(args.warmup):
                 fn(feeds)
@@ -301,6 +303,7 @@ def cmd_time(args):
     compile_ms, compile_peak = measure(compiled)
     print(json.dumps({
         "model": m.doc.get("name"), "device": torch.cuda.get_device_name(0), "torch": torch.__version__,
+        "dtype": "float16" if args.half else "float32",
         "batches": args.batches, "eager_ms": eager_ms, "compile_ms": compile_ms,
         "eager_peak_activation_bytes": int(eager_peak), "compile_peak_activation_bytes": int(compile_peak),
         "params_bytes": int(params_bytes)}))
@@ -316,6 +319,7 @@ def main():
     t.add_argument("--batches", type=int, default=30)
     t.add_argument("--warmup", type=int, default=5)
     t.add_argument("--seed", type=int, default=1)
+    t.add_argument("--half", action="store_true", help="float16 params and activations")
     d = sub.add_parser("data")
     d.add_argument("model")
     d.add_argument("dir")
