@@ -17,7 +17,9 @@
 #      torch.compile on the same graph and weights (bench/torch_peer.py, TF32
 #      off on both sides; a float16 module against the fp16 plan), with
 #      dlc's slab (workspace included) beside PyTorch's peak activation
-#      memory; the table is appended to bench/RESULTS.md and, when $OUT is
+#      memory; then every generated memory-bound kernel's bandwidth (dlrun
+#      --profile) against the card's copy bandwidth (PyTorch, same run);
+#      the tables are appended to bench/RESULTS.md and, when $OUT is
 #      set, copied to $OUT/gpu_check.md so that it comes back.
 #
 # usage: bench/gpu_check.sh --prepare [BUILD_DIR]   on the development machine
@@ -31,8 +33,10 @@
 # models checked. Dry run without a GPU, on tests/fakecuda's driver:
 # DLC_GPU_CHECK_FAKE=1 DLC_LIBCUDA=.../libcuda.so.1 DLC_LIBCUBLASLT=...
 # (the generated CUDA C of each plan is then built for the host as its
-# kernels) with DLC_RESULTS naming a scratch file to append to. Exit status: 0 when every check passed, 1 otherwise,
-# 2 when something it needs is missing.
+# kernels) with DLC_RESULTS naming a scratch file to append to, and
+# DLC_COPY_GBS standing in for the copy bandwidth PyTorch cannot measure there.
+# Exit status: 0 when every check passed, 1 otherwise, 2 when something it
+# needs is missing.
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -147,6 +151,10 @@ TIMED=fp32
 case " $PRECISIONS " in *" fp16 "*) TIMED="fp32 fp16" ;; esac
 say "2/2 speed and memory: the bench graphs against PyTorch ($TIMED; TF32 off)"
 ROWS=()
+BW_ROWS=()
+COPY_GBS=${DLC_COPY_GBS:-$(python3 "$PEER" bandwidth 2>"$WORK/log" | python3 -c 'import json,sys; print("%.1f" % json.load(sys.stdin)["gbs"])' 2>/dev/null)}
+if [ -n "$COPY_GBS" ]; then say "copy bandwidth (PyTorch, 1 GiB device to device, read + write): $COPY_GBS GB/s"
+else fail "copy bandwidth: $(tail -1 "$WORK/log")"; fi
 if [ -n "$SHARED" ]; then
   for yaml in "$SHARED"/models/bench/*.yaml; do
     name=$(basename "$yaml" .yaml)
@@ -164,12 +172,23 @@ if [ -n "$SHARED" ]; then
           sh "$ROOT/tests/fakecuda/build_kernels.sh" "$WORK"/*.cu "$WORK/kernels.so" && rm -f "$WORK"/*.cu
         export DLC_FAKE_CUDA_KERNELS=$WORK/kernels.so
       fi
-      if ! timeout 300 "$DLRUN" "$plan" --data "$WORK/tdata" --out "$WORK/tout" --device cuda --json \
+      if ! timeout 300 "$DLRUN" "$plan" --data "$WORK/tdata" --out "$WORK/tout" --device cuda --json --profile \
           >"$WORK/time.$name.json" 2>"$WORK/log"; then
         fail "time $name $prec: dlrun: $(tail -1 "$WORK/log")"; rm -rf "$WORK/tout"; continue
       fi
       rm -rf "$WORK/tout"
       say "$name $prec: dlc $(json "$WORK/time.$name.json" '"%.3f ms/batch, %.0f samples/s, start-up %.0f ms" % (d["latency_ms"]["p50"], d["samples_per_second"], d["startup_ms"]["total"])')"
+      # the generated memory-bound kernels against the copy bandwidth (target: 80%)
+      if [ -n "$COPY_GBS" ]; then
+        bw=$(python3 "$PEER" kernels "$WORK/time.$name.json" --copy-gbs "$COPY_GBS" | python3 -c '
+import json, sys
+k, name, prec = json.load(sys.stdin), sys.argv[1], sys.argv[2]
+w = k["worst"]
+print("| %s | %s | %d | %d | %.0f%% | %s |" % (name, prec, k["n"], k["at_80"], 100 * k["weighted_of_copy"],
+      "%s %.0f%%" % (w["kernel"], 100 * w["of_copy"]) if w else "-"))' "$name" "$prec")
+        BW_ROWS+=("$bw")
+        say "$name $prec bandwidth: $bw"
+      fi
       half=()
       [ "$prec" = fp16 ] && half=(--half)
       if ! timeout 600 python3 "$PEER" time "$yaml" --batches 30 --warmup 5 "${half[@]}" >"$WORK/torch.$name.json" 2>"$WORK/log"; then
@@ -209,6 +228,16 @@ fi
     echo "| graph | precision | batch | dlc ms | eager ms | torch.compile ms | dlc / compile | dlc slab MiB | eager peak MiB | compile peak MiB | dlc start-up ms |"
     echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     for r in "${ROWS[@]}"; do echo "$r"; done
+  fi
+  if [ ${#BW_ROWS[@]} -gt 0 ]; then
+    echo
+    echo "Generated memory-bound kernels (elementwise, normalization, pooling; at least 1 MB moved) from"
+    echo "dlrun --profile (each step alone, mean of 20), bytes read plus written against the copy"
+    echo "bandwidth measured in the same run: ${COPY_GBS} GB/s. Target: 80% or more."
+    echo
+    echo "| graph | precision | kernels | at >= 80% | bytes-weighted | slowest |"
+    echo "| --- | --- | --- | --- | --- | --- |"
+    for r in "${BW_ROWS[@]}"; do echo "$r"; done
   fi
 } >"$WORK/table.md"
 cat "$WORK/table.md"

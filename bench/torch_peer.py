@@ -2,15 +2,26 @@
 """torch_peer.py: PyTorch's side of dlc's GPU benchmark, and the data and
 comparison helpers of bench/gpu_check.sh.
 
-    torch_peer.py time MODEL.yaml [--dim N=32] [--batches 30] [--warmup 5]
+    torch_peer.py time MODEL.yaml [--dim N=32] [--batches 30] [--warmup 5] [--half]
         Build MODEL.yaml in PyTorch with exactly dlc's weights (the params
         materialised by tools/dlc_ref.py, which reproduces dlc's seeded
         generator bit for bit), then time one batch in eager mode and under
         torch.compile: CUDA events around each forward, the median of
         --batches after --warmup, float32 with TF32 off (as dlc's float32
-        plans). Peak activation memory is torch.cuda.max_memory_allocated
+        plans; --half: the module and inputs in float16). Peak activation memory is torch.cuda.max_memory_allocated
         during a forward minus the params (the input counts as activation, as
         it lives in dlc's slab). Prints one JSON line.
+
+    torch_peer.py bandwidth [--mib 1024]
+        The card's copy bandwidth: a device-to-device copy of --mib MiB,
+        median of 20 after warm-up, counted as bytes read plus written (the
+        way dlrun --profile counts a kernel's traffic). Prints one JSON line.
+
+    torch_peer.py kernels PROFILE.json --copy-gbs G
+        From dlrun --json --profile and the copy bandwidth: the generated
+        memory-bound kernels (launch "kernel", no Conv, MatMul or attention,
+        at least 1 MB moved) with their bandwidth as a fraction of the
+        copy's. Prints one JSON line.
 
     torch_peer.py data MODEL.yaml DIR [--dim N=1] [--samples M] [--seed S]
         Write DIR/<input>.npy for every input: M samples (default: one batch)
@@ -310,6 +321,48 @@ def cmd_time(args):
     return 0
 
 
+def cmd_bandwidth(args):
+    import torch
+
+    n = args.mib * (1 << 20) // 4
+    src = torch.empty(n, dtype=torch.float32, device="cuda")
+    dst = torch.empty_like(src)
+    for _ in range(3):
+        dst.copy_(src)
+    times = []
+    for _ in range(20):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        dst.copy_(src)
+        b.record()
+        b.synchronize()
+        times.append(a.elapsed_time(b))
+    ms = statistics.median(times)
+    print(json.dumps({"device": torch.cuda.get_device_name(0), "bytes": 2 * 4 * n, "ms": ms,
+                      "gbs": 2 * 4 * n / (ms * 1e6)}))
+    return 0
+
+
+def cmd_kernels(args):
+    d = json.load(open(args.profile))
+    rows = []
+    for s in d.get("profile", {}).get("steps", []):
+        name = s["kernel"]
+        if s["launch"] != "kernel" or s["bytes"] < 1e6 or s["ms"] <= 0:
+            continue
+        if any(w in name for w in ("conv", "mat_mul", "softmax_x")):
+            continue  # compute-bound: convolutions, attention
+        gbs = s["bytes"] / (s["ms"] * 1e6)
+        rows.append({"kernel": name, "bytes": s["bytes"], "us": s["ms"] * 1e3, "gbs": gbs,
+                     "of_copy": gbs / args.copy_gbs})
+    moved = sum(r["bytes"] for r in rows)
+    weighted = sum(r["of_copy"] * r["bytes"] for r in rows) / moved if moved else 0.0
+    print(json.dumps({"kernels": rows, "n": len(rows), "at_80": sum(r["of_copy"] >= 0.8 for r in rows),
+                      "weighted_of_copy": weighted,
+                      "worst": min(rows, key=lambda r: r["of_copy"]) if rows else None}))
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -326,12 +379,19 @@ def main():
     d.add_argument("--dim", action="append", default=[])
     d.add_argument("--samples", type=int, default=0)
     d.add_argument("--seed", type=int, default=1)
+    bw = sub.add_parser("bandwidth")
+    bw.add_argument("--mib", type=int, default=1024)
+    k = sub.add_parser("kernels")
+    k.add_argument("profile")
+    k.add_argument("--copy-gbs", type=float, required=True)
     c = sub.add_parser("compare")
     c.add_argument("got")
     c.add_argument("want")
     c.add_argument("--tol", type=float, required=True)
     args = ap.parse_args()
-    return {"time": cmd_time, "data": cmd_data, "compare": cmd_compare}[args.cmd](args)
+    cmds = {"time": cmd_time, "data": cmd_data, "compare": cmd_compare, "bandwidth": cmd_bandwidth,
+            "kernels": cmd_kernels}
+    return cmds[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rt_backend.h"
 #include "rt_params.h"
@@ -67,10 +68,10 @@ static const void *cpu_output(rt_backend *base, uint32_t i) {
   return t->kind == RT_KIND_PARAM ? b->params + t->offset : b->slab + t->offset;
 }
 
-static int cpu_run(rt_backend *base, char *err, size_t err_size) {
-  cpu_backend *b = (cpu_backend *)base;
+/* Nodes [first, end) through the reference kernels. */
+static int run_nodes(cpu_backend *b, uint32_t first, uint32_t end, char *err, size_t err_size) {
   rt_kctx ctx = {b->pool, b->scratch, b->scratch_bytes, err, err_size};
-  for (uint32_t k = 0; k < b->plan->n_nodes; k++) {
+  for (uint32_t k = first; k < end; k++) {
     cpu_node *n = &b->nodes[k];
     for (int i = 0; i < n->n_conv_in; i++)
       rt_to_f32(n->conv[i].wide, n->conv[i].user, n->conv[i].dtype, n->conv[i].numel);
@@ -82,6 +83,30 @@ static int cpu_run(rt_backend *base, char *err, size_t err_size) {
     }
     for (int i = n->n_conv_in; i < n->n_conv_in + n->n_conv_out; i++)
       rt_from_f32(n->conv[i].user, n->conv[i].dtype, n->conv[i].wide, n->conv[i].numel);
+  }
+  return 0;
+}
+
+static int cpu_run(rt_backend *base, char *err, size_t err_size) {
+  cpu_backend *b = (cpu_backend *)base;
+  return run_nodes(b, 0, b->plan->n_nodes, err, err_size);
+}
+
+static double seconds_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cpu_profile(rt_backend *base, int reps, double *step_ms, char *err, size_t err_size) {
+  cpu_backend *b = (cpu_backend *)base;
+  const rt_plan *p = b->plan;
+  for (uint32_t s = 0; s < p->n_steps; s++) {
+    const rt_step *st = &p->steps[s];
+    double t0 = seconds_now();
+    for (int r = 0; r < reps; r++)
+      if (run_nodes(b, st->first_node, st->first_node + st->n_nodes, err, err_size)) return -1;
+    step_ms[s] = (seconds_now() - t0) * 1e3 / (reps > 0 ? reps : 1);
   }
   return 0;
 }
@@ -224,6 +249,7 @@ rt_backend *rt_cpu_backend_create(const rt_plan *p, int threads, char *err, size
   b->base.input = cpu_input;
   b->base.output = cpu_output;
   b->base.run = cpu_run;
+  b->base.profile = cpu_profile;
   b->base.destroy = cpu_destroy;
   return &b->base;
 }

@@ -453,6 +453,24 @@ static int setup_gemms(cuda_backend *b, char *err, size_t err_size) {
   return 0;
 }
 
+/* Enqueue step s on the compute stream. */
+static int enqueue_step(cuda_backend *b, uint32_t s, char *err, size_t err_size) {
+  const rt_plan *p = b->plan;
+  const rt_cuda_status F = RT_CUDA_FAILED;
+  const rt_launch *l = &p->launches[s];
+  if (l->kind == RT_LAUNCH_KERNEL) {
+    CU(cuLaunchKernel(b->kernels[s].fn, l->grid[0], l->grid[1], l->grid[2], l->block[0], l->block[1], l->block[2],
+                      l->shared_bytes, b->compute, b->kernels[s].params, NULL),
+       F, "step %u: launching kernel '%s' (grid %u x %u x %u, block %u x %u x %u, %u shared bytes)", s,
+       l->function, l->grid[0], l->grid[1], l->grid[2], l->block[0], l->block[1], l->block[2], l->shared_bytes);
+  } else if (l->kind == RT_LAUNCH_GEMM) {
+    char inner[512];
+    if (rt_gemm_enqueue(&b->lt, b->lt_handle, &b->gemms[s], b->compute, inner, sizeof inner))
+      return fail(b, F, err, err_size, "step %u (%s): %s", s, p->steps[s].kernel, inner);
+  }
+  return 0;
+}
+
 /* Enqueue one batch on the compute stream (for the warm-up, then for
  * capture). */
 static int enqueue_batch(cuda_backend *b, int slot, char *err, size_t err_size) {
@@ -461,22 +479,29 @@ static int enqueue_batch(cuda_backend *b, int slot, char *err, size_t err_size) 
   for (uint32_t i = 0; i < p->n_inputs; i++)
     CU(cuMemcpyDtoDAsync(b->in[i].tensor, b->stage[slot] + b->in[i].stage, b->in[i].bytes, b->compute), F,
        "copying input '%s' in", p->tensors[p->inputs[i]].name);
-  for (uint32_t s = 0; s < p->n_steps; s++) {
-    const rt_launch *l = &p->launches[s];
-    if (l->kind == RT_LAUNCH_KERNEL) {
-      CU(cuLaunchKernel(b->kernels[s].fn, l->grid[0], l->grid[1], l->grid[2], l->block[0], l->block[1], l->block[2],
-                        l->shared_bytes, b->compute, b->kernels[s].params, NULL),
-         F, "step %u: launching kernel '%s' (grid %u x %u x %u, block %u x %u x %u, %u shared bytes)", s,
-         l->function, l->grid[0], l->grid[1], l->grid[2], l->block[0], l->block[1], l->block[2], l->shared_bytes);
-    } else if (l->kind == RT_LAUNCH_GEMM) {
-      char inner[512];
-      if (rt_gemm_enqueue(&b->lt, b->lt_handle, &b->gemms[s], b->compute, inner, sizeof inner))
-        return fail(b, F, err, err_size, "step %u (%s): %s", s, p->steps[s].kernel, inner);
-    }
-  }
+  for (uint32_t s = 0; s < p->n_steps; s++)
+    if (enqueue_step(b, s, err, err_size)) return -1;
   for (uint32_t i = 0; i < p->n_outputs; i++)
     CU(cuMemcpyDtoDAsync(b->stage[slot] + b->in_bytes + b->out[i].stage, b->out[i].tensor, b->out[i].bytes,
                          b->compute), F, "copying output '%s' out", p->tensors[p->outputs[i]].name);
+  return 0;
+}
+
+/* Each step alone, `reps` launches in a row between slot 0's timing events
+ * (no batch is in flight, so they are free): the device's own time. */
+static int cuda_profile(rt_backend *base, int reps, double *step_ms, char *err, size_t err_size) {
+  cuda_backend *b = (cuda_backend *)base;
+  const rt_cuda_status F = RT_CUDA_FAILED;
+  for (uint32_t s = 0; s < b->plan->n_steps; s++) {
+    float t = 0;
+    CU(cuEventRecord(b->started[0], b->compute), F, "timing step %u", s);
+    for (int r = 0; r < reps; r++)
+      if (enqueue_step(b, s, err, err_size)) return -1;
+    CU(cuEventRecord(b->done[0], b->compute), F, "timing step %u", s);
+    CU(cuEventSynchronize(b->done[0]), F, "running step %u (%s)", s, b->plan->steps[s].kernel);
+    CU(cuEventElapsedTime(&t, b->started[0], b->done[0]), F, "timing step %u", s);
+    step_ms[s] = (double)t / (reps > 0 ? reps : 1);
+  }
   return 0;
 }
 
@@ -674,6 +699,7 @@ rt_backend *rt_cuda_backend_create(const rt_plan *p, int threads, rt_cuda_status
   b->base.slot_output = cuda_output;
   b->base.submit = cuda_submit;
   b->base.wait = cuda_wait;
+  b->base.profile = cuda_profile;
   *status = RT_CUDA_OK;
   return &b->base;
 }

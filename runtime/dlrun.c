@@ -21,7 +21,7 @@
 
 static const char usage[] =
     "usage: dlrun PLAN.bin --data DIR [--out DIR] [--device cpu|cuda] [--threads N]\n"
-    "             [--json] [--quiet]\n"
+    "             [--profile] [--json] [--quiet]\n"
     "\n"
     "Runs a plan compiled by dlc over a data directory: DIR/<input>.npy for every\n"
     "model input ('/' and ':' in names written as '_'). Inputs whose first\n"
@@ -35,6 +35,9 @@ static const char usage[] =
     "                  GPU code in the plan are present, else cpu, saying why on\n"
     "                  stderr); with cuda, any of them missing is an error\n"
     "  --threads N     CPU threads (default: one per core, or $DLC_THREADS)\n"
+    "  --profile       then run each step alone 20 times and print its mean\n"
+    "                  time, the bytes it reads and writes, and the bandwidth that\n"
+    "                  makes (with --json: \"profile\" in the document)\n"
     "  --json          print the summary as one JSON document on stdout\n"
     "  --quiet         no summary\n"
     "  -h, --help      this text\n"
@@ -49,6 +52,8 @@ static const char usage[] =
     "Environment: DLC_THREADS (CPU threads), DLC_LIBCUDA and DLC_LIBCUBLASLT (paths\n"
     "of the CUDA driver and cuBLASLt libraries, default libcuda.so.1 and\n"
     "libcublasLt.so.13/.12).\n";
+
+enum { PROFILE_REPS = 20 };
 
 static volatile sig_atomic_t stop_flag;
 
@@ -83,6 +88,53 @@ static void json_str(FILE *f, const char *s) {
   fputc('"', f);
 }
 
+/* Bytes step s reads plus bytes it writes, in memory: fused tensors never
+ * leave the chip; a tensor read twice (or read and written in place)
+ * counts each way once. */
+static uint64_t step_bytes(const rt_plan *p, const rt_step *st) {
+  uint64_t n = 0;
+  for (uint32_t k = 0; k < st->n_reads + st->n_writes; k++) {
+    uint32_t at = k < st->n_reads ? st->reads + k : st->writes + (k - st->n_reads);
+    const rt_tensor *t = &p->tensors[p->args[at]];
+    if (t->kind != RT_KIND_FUSED) n += t->bytes;
+  }
+  return n;
+}
+
+/* What ran step s: the GPU launch kind, or the CPU's kernels. */
+static const char *step_launch(const rt_plan *p, const rt_backend *b, uint32_t s) {
+  if (!b->submit || !p->launches) return "cpu";
+  switch (p->launches[s].kind) {
+  case RT_LAUNCH_KERNEL: return "kernel";
+  case RT_LAUNCH_GEMM: return "gemm";
+  default: return "none";
+  }
+}
+
+static void print_profile(FILE *f, const rt_plan *p, const rt_backend *b, const double *ms) {
+  double total = 0;
+  fprintf(f, "  profile: each step alone, mean of %d runs\n", PROFILE_REPS);
+  fprintf(f, "   step  %-28s %-6s %11s %11s %9s\n", "kernel", "launch", "time", "moved", "GB/s");
+  for (uint32_t s = 0; s < p->n_steps; s++) {
+    uint64_t bytes = step_bytes(p, &p->steps[s]);
+    total += ms[s];
+    fprintf(f, "  %5u  %-28.28s %-6s %8.1f us %8.2f MB %9.1f\n", s, p->steps[s].kernel, step_launch(p, b, s),
+            ms[s] * 1e3, (double)bytes / 1e6, ms[s] > 0 ? (double)bytes / (ms[s] * 1e6) : 0.0);
+  }
+  fprintf(f, "  %5s  %-28s %-6s %8.1f us\n", "", "all steps", "", total * 1e3);
+}
+
+static void json_profile(FILE *f, const rt_plan *p, const rt_backend *b, const double *ms) {
+  fprintf(f, ", \"profile\": {\"reps\": %d, \"steps\": [", PROFILE_REPS);
+  for (uint32_t s = 0; s < p->n_steps; s++) {
+    fprintf(f, "%s{\"step\": %u, \"kernel\": ", s ? ", " : "", s);
+    json_str(f, p->steps[s].kernel);
+    fprintf(f, ", \"launch\": \"%s\", \"ms\": %.6f, \"bytes\": %llu}", step_launch(p, b, s), ms[s],
+            (unsigned long long)step_bytes(p, &p->steps[s]));
+  }
+  fprintf(f, "]}");
+}
+
 static void print_bytes(FILE *f, const char *label, uint64_t b) {
   fprintf(f, "  %-14s %14llu B (%.1f MiB)\n", label, (unsigned long long)b, (double)b / (1 << 20));
 }
@@ -91,7 +143,7 @@ int main(int argc, char **argv) {
   double t_start = now();
   const char *plan_path = NULL, *device = NULL;
   rt_run_options opt = {.out_dir = "out", .stop = &stop_flag};
-  int threads = 0, json = 0, quiet = 0;
+  int threads = 0, json = 0, quiet = 0, profile = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     int has_next = i + 1 < argc;
@@ -118,6 +170,8 @@ int main(int argc, char **argv) {
       threads = (int)t;
     } else if (!strcmp(a, "--json")) {
       json = 1;
+    } else if (!strcmp(a, "--profile")) {
+      profile = 1;
     } else if (!strcmp(a, "--quiet")) {
       quiet = 1;
     } else if (a[0] == '-' && a[1]) {
@@ -178,6 +232,17 @@ int main(int argc, char **argv) {
   opt.progress = isatty(STDERR_FILENO) && !quiet;
   rt_run_stats st;
   int code = rt_run(&plan, b, &opt, &st, err, sizeof err);
+  double *step_ms = NULL;
+  if (code == RT_EXIT_OK && profile) {
+    step_ms = calloc((size_t)plan.n_steps + 1, sizeof *step_ms);
+    if (!step_ms) {
+      snprintf(err, sizeof err, "out of memory for the profile");
+      code = RT_EXIT_RESOURCE;
+    } else if (b->profile(b, PROFILE_REPS, step_ms, err + 11, sizeof err - 11)) {
+      memcpy(err, "profiling: ", 11);
+      code = RT_EXIT_DEVICE;
+    }
+  }
   if (code != RT_EXIT_OK) {
     fprintf(stderr, "dlrun: %s\n", err);
   } else if (json) {
@@ -207,6 +272,7 @@ int main(int argc, char **argv) {
            (unsigned long long)plan.params_bytes, (unsigned long long)plan.workspace_bytes,
            (unsigned long long)b->device_bytes);
     json_str(stdout, opt.out_dir);
+    if (step_ms) json_profile(stdout, &plan, b, step_ms);
     printf("}\n");
   } else if (!quiet) {
     printf("dlrun: %s on %s (%s)\n", plan.model, b->name, b->device);
@@ -225,7 +291,9 @@ int main(int argc, char **argv) {
     print_bytes(stdout, "params", plan.params_bytes);
     print_bytes(stdout, "allocated", b->device_bytes);
     printf("  outputs in %s/\n", opt.out_dir);
+    if (step_ms) print_profile(stdout, &plan, b, step_ms);
   }
+  free(step_ms);
   b->destroy(b);
   rt_plan_free(&plan);
   return code;

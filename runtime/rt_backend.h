@@ -53,6 +53,12 @@ struct rt_backend {
   int sms;                    /* streaming multiprocessors */
   int driver_version;         /* e.g. 13000 */
   const char *code;           /* which GPU code was loaded: "cubin sm_90", "ptx (JIT)" */
+
+  /* Time each step alone (dlrun --profile): step_ms[s] (plan->n_steps
+   * entries) gets the mean of `reps` runs of step s in a row, on whatever
+   * the buffers hold (their values change: in-place steps run again on
+   * their own results). Called with no batch in flight; allocates nothing. */
+  int (*profile)(rt_backend *b, int reps, double *step_ms, char *err, size_t err_size);
 };
 
 /* The driver's view of the buffers, the same for both kinds of backend (a

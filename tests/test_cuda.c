@@ -552,6 +552,17 @@ static void check_against_cpu(const rt_plan *p, int64_t m, double rtol, int kern
   CU_ASSERT_EQUAL(after.async_copies - before.async_copies, 2 * batches); /* one up, one down */
   CU_ASSERT_EQUAL(after.pageable_async, 0);
   CU_ASSERT_EQUAL(after.sync_calls, before.sync_calls);
+  /* the profile runs each step alone, outside the graphs, allocating nothing */
+  double ms[512];
+  CU_ASSERT_FATAL(p->n_steps <= 512);
+  CU_ASSERT_EQUAL(gpu->profile(gpu, 3, ms, err, sizeof err), 0);
+  fakecuda_stats prof = stats();
+  CU_ASSERT_EQUAL(prof.kernels_uncaptured - after.kernels_uncaptured, 3 * kernels_per_batch);
+  CU_ASSERT_EQUAL(prof.host_fns_run - after.host_fns_run, 3 * gemms_per_batch);
+  CU_ASSERT_EQUAL(prof.graph_launches, after.graph_launches);
+  CU_ASSERT_EQUAL(prof.dev_allocs, after.dev_allocs);
+  CU_ASSERT_EQUAL(prof.host_allocs, after.host_allocs);
+  for (uint32_t s = 0; s < p->n_steps; s++) CU_ASSERT(ms[s] >= 0 && ms[s] < 1e6);
   gpu->destroy(gpu);
   fakecuda_stats end = stats();
   CU_ASSERT_EQUAL(end.dev_live, 0);
@@ -892,6 +903,19 @@ static void test_dlrun(void) {
   CU_ASSERT(strstr(out, "\"card\": {\"name\": \"dlc fake GPU (runs on the CPU)\", \"compute_capability\": \"9.0\"") != NULL);
   CU_ASSERT(strstr(out, "\"code\": \"cubin sm_90\"") != NULL);
   CU_ASSERT(strstr(out, "\"latency_ms\": {\"p50\": ") != NULL && strstr(out, "\"startup_ms\"") != NULL);
+  /* --profile: one entry per step in the document, GEMMs and kernels told apart */
+  snprintf(args, sizeof args, "%s --data %s --out %s --json --profile", plan, data_dir, o_x);
+  CU_ASSERT_EQUAL(dlrun(fake, args, out, sizeof out, errtxt, sizeof errtxt), 0);
+  CU_ASSERT(strstr(out, "\"profile\": {\"reps\": 20, \"steps\": [{\"step\": 0, ") != NULL);
+  int entries = 0;
+  for (const char *q = out; (q = strstr(q, "\"launch\": ")); q++) entries++;
+  CU_ASSERT_EQUAL(entries, (int)b->p.n_steps);
+  CU_ASSERT(strstr(out, "\"launch\": \"gemm\"") != NULL && strstr(out, "\"launch\": \"kernel\"") != NULL);
+  CU_ASSERT(out[strlen(out) - 2] == '}'); /* still one document */
+  snprintf(args, sizeof args, "%s --data %s --out %s --profile --device cpu", plan, data_dir, o_x);
+  CU_ASSERT_EQUAL(dlrun(fake, args, out, sizeof out, errtxt, sizeof errtxt), 0);
+  CU_ASSERT(strstr(out, "profile: each step alone, mean of 20 runs") != NULL);
+  CU_ASSERT(strstr(out, " cpu ") != NULL && strstr(out, "all steps") != NULL);
   /* the text summary names the card, the code and the start-up time */
   snprintf(args, sizeof args, "%s --data %s --out %s", plan, data_dir, o_x);
   CU_ASSERT_EQUAL(dlrun(fake, args, out, sizeof out, errtxt, sizeof errtxt), 0);
