@@ -42,9 +42,9 @@
  *
  * Both use dynamic shared memory (cg_launch.shared_bytes, up to ~80 KiB for
  * D = Dv = 128; the runtime opts in beyond 48 KiB). Limits: D and Dv at
- * most 128, N at least 1. A Transpose of O that keeps
- * its last axis last may end the group (BERT's [B, H, M, Dv] -> [B, M, H,
- * Dv] before the heads are merged): O is stored in that layout directly.
+ * most 128, N at least 1. A Transpose of O that keeps its last axis last
+ * may end the group (BERT's [B, H, M, Dv] -> [B, M, H, Dv] before the heads
+ * are merged): O is stored in that layout directly.
  *
  * Up to three Transposes may lead the group, each making one of Q, K^T, V
  * from a CG_IN (BERT's heads split from [B, S, H, D]): the operand is read
@@ -146,8 +146,9 @@ static void output_strides(const cg_group *g, const cg_plan *p, int64_t *st) {
 static int check_inplace(const cg_group *g, const cg_plan *p, char *why, size_t n) {
   if (!g->n_inplace) return 0;
   const cg_tensor *Q = &g->tensors[p->att_q], *O = &g->tensors[p->att_o];
-  if (g->n_inplace != 1 || g->inplace[0][0] != p->att_out || g->inplace[0][1] != p->att_mem[0])
-    return cg_fail(why, n, "attention writes in place only its output over Q's memory");
+  if (g->n_inplace != 1 || g->inplace[0][0] != p->att_out || g->inplace[0][1] != p->att_mem[0] ||
+      p->att_mem[1] == p->att_mem[0] || p->att_mem[2] == p->att_mem[0])
+    return cg_fail(why, n, "attention writes in place only its output over Q's memory, read by nothing else");
   int64_t qs[CG_MAX_RANK], os[CG_MAX_RANK];
   operand_strides(g, p, 0, p->att_q, qs);
   output_strides(g, p, os);

@@ -282,7 +282,7 @@ static int cut_columns(graph *g, const pieces *p, graph_node **out) {
       int64_t dims[RT_MAX_RANK];
       for (int d = 0; d < y->rank; d++) dims[d] = y->dims[d].v;
       m->out[0] = new_tensor(g, y, "mm", y->dtype, y->rank, dims);
-      for (int d = 0; d < y->rank; d++) m->out[0]->dims[d] = y->dims[d]; /* keeps the batch symbol */
+      memcpy(m->out[0]->dims, y->dims, (size_t)y->rank * sizeof *y->dims); /* with y's batch symbol */
       m->out[0]->producer = m;
       graph_node *add = new_node(g, RT_OP_ADD, arena_printf(g->ar, "%s.cols%d", p->add->name, i), p->add->loc, 2, 1);
       add->in[0] = m->out[0];

@@ -172,6 +172,12 @@ static int is_elementwise(int op) {
          op == RT_OP_BATCH_NORM;
 }
 
+static int kernel_has(graph *g, int first, int end, int op) {
+  for (int k = first; k < end; k++)
+    if (g->nodes[k]->op == op) return 1;
+  return 0;
+}
+
 /* Element strides of t's dims as read through Transpose `tr` of its
  * input (st[d] = the input's dense stride of the dim that moved to d), or
  * of t itself when tr is NULL. */
@@ -237,12 +243,9 @@ static int kernel_inplace_ok(graph *g, int first, int end, const graph_tensor *x
       if (last->in[i] == x && inplace_input_ok(last, i)) return 1;
     return 0;
   }
-  for (int k = first; k < end; k++)
-    if (g->nodes[k]->op == RT_OP_SOFTMAX && end - first >= 3) {
-      for (int j = first; j < end; j++)
-        if (g->nodes[j]->op == RT_OP_MATMUL) return attention_inplace_ok(g, first, end, x);
-      break;
-    }
+  /* a MatMul joins a kernel only as the head of an attention chain */
+  if (kernel_has(g, first, end, RT_OP_MATMUL) && kernel_has(g, first, end, RT_OP_SOFTMAX))
+    return attention_inplace_ok(g, first, end, x);
   for (int k = first; k < end; k++) {
     graph_node *n = g->nodes[k];
     for (int i = 0; i < n->n_in; i++)
