@@ -272,6 +272,11 @@ static int cut_columns(graph *g, const pieces *p, graph_node **out) {
   for (int i = 0; i < sp->n_out; i++) {
     graph_tensor *y = sp->out[i];
     int64_t len = cols(y);
+    if (!y->n_uses && !y->is_output) { /* a piece nobody reads is not computed */
+      y->producer = NULL;
+      at += len;
+      continue;
+    }
     graph_node *m = new_node(g, RT_OP_MATMUL, arena_printf(g->ar, "%s.cols%d", mm->name, i), mm->loc, 2, 1);
     m->in[0] = A;
     m->in[1] = graph_param_columns(g, W, at, len);
