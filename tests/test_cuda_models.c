@@ -94,8 +94,11 @@ static void check_model(const char *name, const char *cc, const char *want_code)
 static void test_model_mlp(void) { check_model("mlp", "90", "\"code\": \"cubin sm_90\""); }
 static void test_model_cnn(void) { check_model("cnn", "90", "\"code\": \"cubin sm_90\""); }
 static void test_model_transformer(void) { check_model("transformer", "90", "\"code\": \"cubin sm_90\""); }
+/* BERT: the fused QKV projection cut in three, attention (masked, over its
+ * Q) and the feed-forward block in row chunks, on the GPU path */
+static void test_model_bert_layer(void) { check_model("bert_layer", "90", "\"code\": \"cubin sm_90\""); }
 /* a card that predates the CUBIN's architecture runs the PTX */
 static void test_model_cnn_ptx(void) { check_model("cnn", "80", "\"code\": \"ptx, JIT-compiled for sm_80\""); }
 
 TST_SUITE(cuda_models, TST(test_model_mlp), TST(test_model_cnn), TST(test_model_transformer),
-          TST(test_model_cnn_ptx))
+          TST(test_model_bert_layer), TST(test_model_cnn_ptx))
