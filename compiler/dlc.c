@@ -203,6 +203,9 @@ int main(int argc, char **argv) {
     if (!quiet && !json) report_summary(human, r.plan);
     if (opt.memory_limit) report_fit(human, &r, opt.memory_limit, text_report);
     if (text_report) report_text(human, &r.arena, r.plan);
+    if (text_report && (r.split_columns || r.split_blocks))
+      fprintf(human, "\nMatMuls cut to lower the bound (--no-split keeps them whole): %d into column pieces, "
+                     "%d feed-forward blocks into row chunks\n", r.split_columns, r.split_blocks);
     if (json) report_summary_json(stdout, &r, opt.plan_path);
     else if (!opt.plan_path && !quiet) printf("dlc: no -o given: the model checks out; no plan written\n");
   }

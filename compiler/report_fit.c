@@ -69,6 +69,7 @@ void report_summary_json(FILE *f, const compile_result *r, const char *plan_path
           (unsigned long long)p->workspace_bytes, (unsigned long long)p->params_bytes,
           (unsigned long long)(p->slab_bytes + p->params_bytes), sched[r->schedule % 3]);
   json_write_string(f, r->mem.method);
+  fprintf(f, ", \"cuts\": {\"column_pieces\": %d, \"row_chunks\": %d}", r->split_columns, r->split_blocks);
   fprintf(f, ", \"gpu\": ");
   if (p->launches)
     fprintf(f, "{\"kernels\": %u, \"cublaslt_calls\": %u, \"cubin_bytes\": %llu, \"cubin_arch\": %u, "

@@ -11,6 +11,7 @@
 #include "cg.h"
 #include "compile.h"
 #include "passes.h"
+#include "report_fit.h"
 #include "rt_backend.h"
 #include "tst.h"
 
@@ -376,6 +377,15 @@ static void test_split_columns(void) {
   CU_ASSERT(p->lower_bound < a.plan->lower_bound);
   char err[512];
   CU_ASSERT_EQUAL(rt_plan_verify_memory(p, err, sizeof err), 0);
+  /* dlc --json says what was cut */
+  char *doc = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&doc, &len);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  report_summary_json(f, &b, NULL);
+  fclose(f);
+  CU_ASSERT_PTR_NOT_NULL(strstr(doc, "\"cuts\": {\"column_pieces\": 1, \"row_chunks\": 0}"));
+  free(doc);
   compile_free(&a);
   compile_free(&b);
   same_result(qkv, (compile_options){0});
