@@ -115,6 +115,23 @@ static void build_layernorm(void) {
   cgt_ia(c, n, CGT_IA(1));
   cgt_fa(c, n, CGT_FA(1e-5f));
 
+  /* an fp16 plan's layer: float32 in, cast to float16 (one-input Sum),
+   * LayerNorm in float16, cast back to the float32 output, written over
+   * the input */
+  c = cgt_new("red_ln_casts_f16_inplace");
+  x = CGT_T(c, CG_F32, CG_IN, 6, 384);
+  s = CGT_T(c, CG_F16, CG_IN, 384);
+  b = CGT_T(c, CG_F16, CG_IN, 384);
+  h = CGT_T(c, CG_F16, CG_FUSED, 6, 384);
+  l = CGT_T(c, CG_F16, CG_FUSED, 6, 384);
+  y = CGT_T(c, CG_F32, CG_OUT, 6, 384);
+  cgt_node(c, CG_SUM, CGT_L(x), CGT_L(h));
+  n = cgt_node(c, CG_LAYER_NORM, CGT_L(h, s, b), CGT_L(l));
+  cgt_ia(c, n, CGT_IA(1));
+  cgt_fa(c, n, CGT_FA(1e-5f));
+  cgt_node(c, CG_SUM, CGT_L(l), CGT_L(y));
+  cgt_inplace(c, y, x);
+
   c = cgt_new("red_ln_uncached");
   x = CGT_T(c, CG_F32, CG_IN, 1, 36000);
   s = CGT_T(c, CG_F32, CG_IN, 36000);
@@ -192,6 +209,7 @@ static void test_layernorm(void) {
   cgt_check("red_ln_two_axes_nobias");
   cgt_check("red_ln_axis0");
   cgt_check("red_ln_block_f16");
+  cgt_check("red_ln_casts_f16_inplace");
   cgt_check("red_ln_uncached");
 }
 

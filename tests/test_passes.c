@@ -2,7 +2,8 @@
  * test_passes.c: the graph passes that lower memory and kernel counts:
  * affine folding, fusion, views, concat elision, in-place writes, the
  * memory-aware order, feed-forward row chunks, column pieces of a fused
- * projection, attention over its Q, and the GPU lowering's launch records. Each case checks the structure of the plan AND that the
+ * projection, attention over its Q, casts in a kernel's epilogue, and the
+ * GPU lowering's launch records. Each case checks the structure of the plan AND that the
  * CPU backend still computes what the unoptimised plan computes.
  */
 #include <stdlib.h>
@@ -391,6 +392,45 @@ static void test_split_columns(void) {
   same_result(qkv, (compile_options){0});
 }
 
+/* In an fp16 plan the float32 input is cast on load and the float32 output
+ * cast on store, both inside the one kernel (a cast joins the epilogue like
+ * any elementwise op), and the output goes over the input as in float32. */
+static const char *norm =
+    "name: t\ninputs:\n  x: {shape: [8, 512]}\n"
+    "params:\n"
+    "  s: {shape: [512], init: {uniform: [0.5, 1.5], seed: 1}}\n"
+    "  g: {shape: [512], init: {uniform: [0.9, 1.1], seed: 2}}\n"
+    "  b: {shape: [512], init: {normal: [0, 0.1], seed: 3}}\n"
+    "nodes:\n"
+    "  - {op: Mul, in: [x, s], out: a}\n"
+    "  - {op: Tanh, in: a, out: t}\n"
+    "  - {op: LayerNormalization, in: [t, g, b], out: y, axis: -1}\n"
+    "outputs: [y]\n";
+
+static void test_cast_epilogue(void) {
+  compile_result r;
+  CU_ASSERT_EQUAL_FATAL(compile_text(norm, (compile_options){.precision = PRECISION_FP16}, &r), 0);
+  const rt_plan *p = r.plan;
+  CU_ASSERT_EQUAL(p->n_steps, 1);
+  const rt_tensor *x = find(p, "x"), *y = find(p, "y");
+  CU_ASSERT_FATAL(x && y);
+  CU_ASSERT_EQUAL(y->dtype, RT_F32);
+  CU_ASSERT_EQUAL(y->alias_kind, RT_ALIAS_INPLACE);
+  CU_ASSERT_EQUAL(p->slab_bytes, 8 * 512 * 4);
+  /* and it still computes the float32 plan's result, to float16's precision */
+  size_t na, nb;
+  float *ya = run_plan(p, &na);
+  compile_result f;
+  CU_ASSERT_EQUAL_FATAL(compile_text(norm, (compile_options){0}, &f), 0);
+  float *yb = run_plan(f.plan, &nb);
+  CU_ASSERT_EQUAL_FATAL(na, nb);
+  TST_ASSERT_CLOSE(ya, yb, na, 2e-2, 2e-2);
+  free(ya);
+  free(yb);
+  compile_free(&f);
+  compile_free(&r);
+}
+
 static void test_gpu_launches(void) {
   if (!cg_have_nvrtc()) {
     fprintf(stderr, "  (skipped: this build has no NVRTC)\n");
@@ -429,4 +469,5 @@ static void test_gpu_launches(void) {
 }
 
 TST_SUITE(passes, TST(test_fold_into_conv), TST(test_fold_constants), TST(test_fuse_epilogue), TST(test_storage),
-          TST(test_attention_inplace), TST(test_schedule), TST(test_split_ffn), TST(test_split_columns), TST(test_gpu_launches))
+          TST(test_attention_inplace), TST(test_schedule), TST(test_split_ffn), TST(test_split_columns),
+          TST(test_cast_epilogue), TST(test_gpu_launches))
