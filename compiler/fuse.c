@@ -257,11 +257,11 @@ void graph_fuse(graph *g, int enable) {
     }
     /* epilogue: n's main operand ends a group and has no other reader */
     if (kd == K_EW && n->n_out == 1 && n->out[0]) {
+      /* a one-input Sum is precision.c's cast: it stores the group's result
+       * in another dtype (an fp16 plan's float32 output) */
+      int cast = n->op == RT_OP_SUM && n->n_in == 1;
       for (int i = 0; i < n->n_in && joined < 0; i++) {
         graph_tensor *t = n->in[i];
-        /* a one-input Sum is precision.c's cast: it stores the group's
-         * result in another dtype (an fp16 plan's float32 output) */
-        int cast = n->op == RT_OP_SUM && n->n_in == 1;
         if (!t || f.group_of_tail[t->id] < 0 || f.readers[t->id] != 1 || t->is_output ||
             !same_shape(t, n->out[0]) || (t->dtype != n->out[0]->dtype && !cast))
           continue;
